@@ -1,0 +1,567 @@
+//! Argument parsing and output of the `lore` binary. All printing lives here; the library only
+//! returns values and reports progress.
+
+use anyhow::{Context as _, Result};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use lore::store::{format_time, SourceRow};
+use lore::{
+    AddOptions, IngestReport, KnowledgeBase, LimitOverrides, LimitPolicy, Lore, Outcome, Progress,
+    SearchResults, SourceDetail,
+};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// Exit status when every command succeeded.
+const EXIT_OK: i32 = 0;
+/// Exit status for an error (bad arguments, a refused request, or lore's own failure).
+const EXIT_ERROR: i32 = 1;
+/// Exit status of `add`/`sync`/`add-text` when at least one source failed to ingest (its reason
+/// is printed and stored on the source).
+const EXIT_INGEST_FAILED: i32 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "lore",
+    version,
+    about = "Knowledge-source ingestion and retrieval: versioned sources, cited search"
+)]
+struct Cli {
+    /// Data folder (catalog, indexes, originals).
+    #[arg(long, global = true, env = "LORE_DATA", default_value = "./lore-data")]
+    data: PathBuf,
+    /// Knowledge base to work in (created on first use).
+    #[arg(long, global = true, env = "LORE_KB", default_value = "default")]
+    kb: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Add files and folders (recursively) as sources and ingest them.
+    Add {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        limits: LimitArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a text entry, or update the entry with the same title.
+    AddText {
+        #[arg(long)]
+        title: String,
+        /// The text itself.
+        #[arg(long, conflicts_with = "file", required_unless_present = "file")]
+        body: Option<String>,
+        /// Read the text from a file ("-" for standard input).
+        #[arg(long)]
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        limits: LimitArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the sources of the knowledge base.
+    Sources {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one source: status, versions with stats, warnings and errors.
+    Show {
+        /// Source id or unique name.
+        source: String,
+        /// Also print the chunks of the active version.
+        #[arg(long)]
+        chunks: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-read the origin of sources and ingest what changed.
+    Sync {
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        sources: Vec<String>,
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Serve an earlier version of a source.
+    Revert { source: String, version: u32 },
+    /// Include a source in search again.
+    Enable { source: String },
+    /// Exclude a source from search (its versions are kept).
+    Disable { source: String },
+    /// Delete a source, its versions and its indexed chunks.
+    Remove { source: String },
+    /// Search the served versions; prints ranked passages with citations.
+    Search {
+        query: String,
+        /// Number of hits.
+        #[arg(short, default_value_t = lore::retrieve::DEFAULT_K)]
+        k: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ingest the bundled sample-sources/ into a temporary knowledge base and ask it questions.
+    Demo {
+        /// Folder of sample sources (default: the bundled sample-sources/).
+        #[arg(long)]
+        samples: Option<PathBuf>,
+    },
+}
+
+#[derive(Args, Clone, Copy)]
+struct LimitArgs {
+    /// Refuse files larger than this many bytes.
+    #[arg(long)]
+    max_bytes: Option<u64>,
+    /// Character limit of a source's text.
+    #[arg(long)]
+    max_chars: Option<u64>,
+    /// What to do over the character limit: reject or truncate.
+    #[arg(long, value_parser = parse_policy)]
+    on_limit: Option<LimitPolicy>,
+}
+
+fn parse_policy(s: &str) -> Result<LimitPolicy, String> {
+    s.parse::<LimitPolicy>().map_err(|e| e.to_string())
+}
+
+impl LimitArgs {
+    fn options(self) -> AddOptions {
+        AddOptions {
+            limits: LimitOverrides {
+                max_bytes: self.max_bytes,
+                max_chars: self.max_chars,
+                on_limit: self.on_limit,
+            },
+        }
+    }
+}
+
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LORE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            EXIT_ERROR
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<i32> {
+    if let Command::Demo { samples } = &cli.command {
+        return demo(samples.as_deref());
+    }
+    let lore = Lore::open(&cli.data)
+        .with_context(|| format!("opening data folder {}", cli.data.display()))?;
+    let kb = lore.kb(&cli.kb)?;
+    match cli.command {
+        Command::Add {
+            paths,
+            limits,
+            json,
+        } => {
+            let bar = Bar::new(json);
+            let reports = kb.add_paths(&paths, &limits.options(), &bar)?;
+            Ok(print_reports(&reports, json))
+        }
+        Command::AddText {
+            title,
+            body,
+            file,
+            limits,
+            json,
+        } => {
+            let body = match (body, file) {
+                (Some(b), _) => b,
+                (None, Some(f)) if f.as_os_str() == "-" => {
+                    std::io::read_to_string(std::io::stdin()).context("reading standard input")?
+                }
+                (None, Some(f)) => std::fs::read_to_string(&f)
+                    .with_context(|| format!("reading {}", f.display()))?,
+                (None, None) => anyhow::bail!("give --body or --file"),
+            };
+            let report = kb.add_text(&title, &body, &limits.options(), &lore::NoProgress)?;
+            Ok(print_reports(&[report], json))
+        }
+        Command::Sources { json } => {
+            let sources = kb.sources()?;
+            if json {
+                let list: Vec<_> = sources.iter().map(source_json).collect();
+                print_json(&serde_json::json!({ "kb": kb.name(), "sources": list }));
+            } else {
+                print_sources(&sources);
+            }
+            Ok(EXIT_OK)
+        }
+        Command::Show {
+            source,
+            chunks,
+            json,
+        } => {
+            let detail = kb.show(&source)?;
+            let chunk_rows = if chunks {
+                kb.chunks(&source, None)?
+            } else {
+                Vec::new()
+            };
+            if json {
+                let mut v = serde_json::to_value(&detail)?;
+                if chunks {
+                    v["chunks"] = serde_json::to_value(&chunk_rows)?;
+                }
+                print_json(&v);
+            } else {
+                print_detail(&detail);
+                for c in &chunk_rows {
+                    println!(
+                        "\n[{}] {}\n{}",
+                        c.ord,
+                        lore::retrieve::citation(
+                            &detail.source.name,
+                            detail.source.active_version.unwrap_or(0),
+                            &c.heading_path,
+                            &c.location
+                        ),
+                        c.text
+                    );
+                }
+            }
+            Ok(EXIT_OK)
+        }
+        Command::Sync { sources, all, json } => {
+            let bar = Bar::new(json);
+            let reports = if all {
+                kb.sync_all(&bar)?
+            } else {
+                kb.sync(&sources, &bar)?
+            };
+            Ok(print_reports(&reports, json))
+        }
+        Command::Revert { source, version } => {
+            let s = kb.revert(&source, version)?;
+            println!("{} (id {}) now serves v{version}", s.name, s.id);
+            Ok(EXIT_OK)
+        }
+        Command::Enable { source } => {
+            let s = kb.set_enabled(&source, true)?;
+            println!("{} (id {}) enabled", s.name, s.id);
+            Ok(EXIT_OK)
+        }
+        Command::Disable { source } => {
+            let s = kb.set_enabled(&source, false)?;
+            println!("{} (id {}) disabled", s.name, s.id);
+            Ok(EXIT_OK)
+        }
+        Command::Remove { source } => {
+            let s = kb.remove(&source)?;
+            println!("{} (id {}) removed", s.name, s.id);
+            Ok(EXIT_OK)
+        }
+        Command::Search { query, k, json } => {
+            let results = kb.search(&query, k)?;
+            if json {
+                print_json(&results);
+            } else {
+                print_hits(&results, 600);
+            }
+            Ok(EXIT_OK)
+        }
+        Command::Demo { .. } => unreachable!("handled above"),
+    }
+}
+
+/// An indicatif bar behind the library's [`Progress`]; hidden for JSON output, for a single
+/// item, and when standard error is not a terminal.
+struct Bar {
+    hidden: bool,
+    bar: OnceLock<ProgressBar>,
+}
+
+impl Bar {
+    fn new(json: bool) -> Self {
+        Bar {
+            hidden: json,
+            bar: OnceLock::new(),
+        }
+    }
+}
+
+impl Progress for Bar {
+    fn start(&self, total: u64, what: &str) {
+        if self.hidden || total < 2 {
+            return;
+        }
+        let bar = ProgressBar::new(total);
+        bar.set_style(
+            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {wide_msg}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(what.to_string());
+        let _ = self.bar.set(bar);
+    }
+    fn inc(&self, n: u64) {
+        if let Some(b) = self.bar.get() {
+            b.inc(n);
+        }
+    }
+    fn message(&self, msg: &str) {
+        if let Some(b) = self.bar.get() {
+            b.set_message(msg.to_string());
+        }
+    }
+    fn finish(&self) {
+        if let Some(b) = self.bar.get() {
+            b.finish_and_clear();
+        }
+    }
+}
+
+fn print_json<T: serde::Serialize + ?Sized>(v: &T) {
+    match serde_json::to_string_pretty(v) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("error: cannot encode json: {e}"),
+    }
+}
+
+fn source_json(s: &SourceRow) -> serde_json::Value {
+    let mut v = serde_json::to_value(s).unwrap_or_default();
+    v["status"] = serde_json::Value::from(s.status().as_str());
+    v
+}
+
+fn print_reports(reports: &[IngestReport], json: bool) -> i32 {
+    let failed = reports
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Failed { .. }))
+        .count();
+    if json {
+        print_json(&serde_json::json!({ "reports": reports, "failed": failed }));
+    } else {
+        for r in reports {
+            match &r.outcome {
+                Outcome::Created {
+                    version,
+                    chunks,
+                    warnings,
+                } => {
+                    println!("added    {} v{version} ({chunks} chunks)", r.source_name);
+                    for w in warnings {
+                        println!("         warning: {w}");
+                    }
+                }
+                Outcome::Unchanged { version } => {
+                    println!("same     {} (v{version} unchanged)", r.source_name)
+                }
+                Outcome::Failed {
+                    version,
+                    reason,
+                    message,
+                } => println!(
+                    "FAILED   {} (id {}) v{version}: {reason}: {message}",
+                    r.source_name, r.source_id
+                ),
+            }
+        }
+        if reports.is_empty() {
+            println!("nothing to do");
+        } else if failed > 0 {
+            println!(
+                "{failed} of {} failed; sources that had a good version keep serving it",
+                reports.len()
+            );
+        }
+    }
+    if failed > 0 {
+        EXIT_INGEST_FAILED
+    } else {
+        EXIT_OK
+    }
+}
+
+fn print_sources(sources: &[SourceRow]) {
+    if sources.is_empty() {
+        println!("no sources yet: add some with `lore add PATH` or `lore add-text`");
+        return;
+    }
+    println!(
+        "{:>4}  {:<5} {:<10} {:>6}  {}",
+        "id", "kind", "status", "active", "name"
+    );
+    for s in sources {
+        let active = s
+            .active_version
+            .map_or_else(|| "-".to_string(), |v| format!("v{v}"));
+        let mut line = format!(
+            "{:>4}  {:<5} {:<10} {:>6}  {}",
+            s.id,
+            s.kind.as_str(),
+            s.status().as_str(),
+            active,
+            s.name
+        );
+        if let Some(e) = &s.last_error {
+            line.push_str(&format!("  ({}: {})", e.reason, e.message));
+        }
+        println!("{line}");
+    }
+}
+
+fn print_detail(d: &SourceDetail) {
+    let s = &d.source;
+    println!("{} (id {})", s.name, s.id);
+    println!("  kind     {}", s.kind.as_str());
+    if let Some(o) = &s.origin {
+        println!("  origin   {o}");
+    }
+    println!("  status   {}", d.status.as_str());
+    if let Some(e) = &s.last_error {
+        println!("  error    {}: {}", e.reason, e.message);
+    }
+    println!(
+        "  active   {}",
+        s.active_version
+            .map_or_else(|| "none".to_string(), |v| format!("v{v}"))
+    );
+    println!("  added    {}", format_time(s.created_at));
+    println!("  versions");
+    for v in &d.versions {
+        let mut line = format!(
+            "    v{:<3} {:<8} {}",
+            v.number,
+            v.state.as_str(),
+            format_time(v.created_at)
+        );
+        if v.state == lore::VersionState::Ready {
+            line.push_str(&format!(
+                "  {} bytes, {} chars, {} chunks{}{}",
+                v.stats.bytes,
+                v.stats.chars,
+                v.stats.chunks,
+                v.format
+                    .as_deref()
+                    .map(|f| format!(", {f}"))
+                    .unwrap_or_default(),
+                if v.stats.truncated { ", truncated" } else { "" }
+            ));
+        }
+        if v.pruned {
+            line.push_str("  (pruned)");
+        }
+        if Some(v.number) == s.active_version {
+            line.push_str("  <- active");
+        }
+        println!("{line}");
+        if let Some(e) = &v.error {
+            println!("         error: {}: {}", e.reason, e.message);
+        }
+        for w in &v.warnings {
+            println!("         warning: {w}");
+        }
+    }
+}
+
+fn print_hits(results: &SearchResults, max_chars: usize) {
+    if results.hits.is_empty() {
+        println!("no relevant passages for {:?}", results.query);
+        return;
+    }
+    for (i, h) in results.hits.iter().enumerate() {
+        println!("{}. [{:.2}] {}", i + 1, h.score, h.citation);
+        let text: String = h.text.chars().take(max_chars).collect();
+        let ellipsis = if h.text.chars().count() > max_chars {
+            "…"
+        } else {
+            ""
+        };
+        for line in text.lines() {
+            println!("   {line}");
+        }
+        if !ellipsis.is_empty() {
+            println!("   {ellipsis}");
+        }
+    }
+}
+
+/// Finds the bundled samples: `--samples`, else `./sample-sources`, else the folder beside the
+/// crate's manifest (so `cargo run -- demo` works from anywhere in the checkout).
+fn sample_dir(explicit: Option<&Path>) -> Result<PathBuf> {
+    if let Some(p) = explicit {
+        return Ok(p.to_path_buf());
+    }
+    let candidates = [
+        PathBuf::from("sample-sources"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-sources"),
+    ];
+    candidates
+        .into_iter()
+        .find(|p| p.is_dir())
+        .context("sample-sources/ not found; pass --samples DIR")
+}
+
+const DEMO_QUESTIONS: &[&str] = &[
+    "How many days do I have to return an item?",
+    "¿Hacen envíos a Chile?",
+    "Qual o prazo de devolução?",
+    "Do you sell my personal data?",
+    "What is the warranty on the grinder?",
+    "BK-200 kettle temperature",
+    "¿Cuánto tarda el envío a Colombia?",
+    "Posso cancelar a assinatura?",
+];
+
+fn demo(samples: Option<&Path>) -> Result<i32> {
+    let samples = sample_dir(samples)?;
+    let tmp = tempfile::tempdir().context("creating a temporary data folder")?;
+    let lore = Lore::open(tmp.path())?;
+    let kb = lore.kb("demo")?;
+    println!(
+        "== lore demo: ingesting {} into a fresh knowledge base ({})\n",
+        samples.display(),
+        tmp.path().display()
+    );
+    let reports = kb.add_paths(&[samples.clone()], &AddOptions::default(), &Bar::new(false))?;
+    print_reports(&reports, false);
+    println!();
+    for q in DEMO_QUESTIONS {
+        println!("== {q}");
+        print_hits(&kb.search(q, 2)?, 300);
+        println!();
+    }
+    demo_versions(&kb, tmp.path())?;
+    Ok(EXIT_OK)
+}
+
+/// Shows what versions buy: an update that fails keeps the last good version serving.
+fn demo_versions(kb: &KnowledgeBase<'_>, dir: &Path) -> Result<()> {
+    println!("== versions: a broken update never loses the last good version");
+    let file = dir.join("opening-hours.md");
+    std::fs::write(
+        &file,
+        "# Opening hours\n\nThe Miami roastery cafe is open daily from 7:00 to 19:00.\n",
+    )?;
+    kb.add_paths(&[file.clone()], &AddOptions::default(), &lore::NoProgress)?;
+    std::fs::write(&file, [0u8, 159, 146, 150, 0, 1, 2, 3].repeat(64))?;
+    let reports = kb.sync(&["opening-hours.md".to_string()], &lore::NoProgress)?;
+    print_reports(&reports, false);
+    let detail = kb.show("opening-hours.md")?;
+    println!(
+        "status: {} (serving v{})",
+        detail.status.as_str(),
+        detail.source.active_version.unwrap_or(0)
+    );
+    print_hits(&kb.search("when is the roastery cafe open", 1)?, 300);
+    Ok(())
+}

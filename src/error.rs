@@ -1,0 +1,197 @@
+//! The error type of the library.
+//!
+//! lore separates two kinds of failure because callers must treat them differently:
+//! * the **user's fault** — bad input or a broken limit. These carry a [`Reason`], a stable
+//!   kebab-case name that is stored on the source's failed version and shown to admins
+//!   (`too-large`, `binary`, `empty`, …). An HTTP front end maps them to 4xx.
+//! * **our fault** — the catalog, the index or the disk failed. These are 5xx, they are logged,
+//!   and they never carry a user-facing reason.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A stable, machine-readable name for why a source (or a request) was refused.
+///
+/// The names are part of the public interface: they are stored in the catalog, printed by
+/// `lore show`, and returned in JSON. Never rename one; add new ones instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reason {
+    /// The origin (file) no longer exists.
+    OriginMissing,
+    /// The origin exists but cannot be read (permissions, a folder, …).
+    Unreadable,
+    /// The file is larger than the source's byte limit.
+    TooLarge,
+    /// The text is longer than the source's character limit and the policy is `reject`.
+    TooManyChars,
+    /// The content has no text at all (zero bytes, only whitespace, or markup without text).
+    Empty,
+    /// The content is binary data, not text in any encoding.
+    Binary,
+    /// The format was recognised but lore has no parser for it.
+    UnsupportedFormat,
+    /// The text could not be decoded in any encoding with confidence.
+    Encoding,
+    /// The file claims a format but its structure is broken.
+    Malformed,
+    /// A name or id that does not exist.
+    NotFound,
+    /// An argument that makes no sense (an unknown version, an ambiguous name, …).
+    InvalidArgument,
+}
+
+impl Reason {
+    /// The stable kebab-case name, e.g. `too-large`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::OriginMissing => "origin-missing",
+            Reason::Unreadable => "unreadable",
+            Reason::TooLarge => "too-large",
+            Reason::TooManyChars => "too-many-chars",
+            Reason::Empty => "empty",
+            Reason::Binary => "binary",
+            Reason::UnsupportedFormat => "unsupported-format",
+            Reason::Encoding => "encoding",
+            Reason::Malformed => "malformed",
+            Reason::NotFound => "not-found",
+            Reason::InvalidArgument => "invalid-argument",
+        }
+    }
+
+    /// Parses a name written by [`Reason::as_str`]; unknown names give `None` so that a newer
+    /// catalog read by an older binary degrades instead of failing.
+    pub fn parse(name: &str) -> Option<Reason> {
+        ALL_REASONS.iter().copied().find(|r| r.as_str() == name)
+    }
+}
+
+const ALL_REASONS: [Reason; 11] = [
+    Reason::OriginMissing,
+    Reason::Unreadable,
+    Reason::TooLarge,
+    Reason::TooManyChars,
+    Reason::Empty,
+    Reason::Binary,
+    Reason::UnsupportedFormat,
+    Reason::Encoding,
+    Reason::Malformed,
+    Reason::NotFound,
+    Reason::InvalidArgument,
+];
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Every failure the library reports.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The user's fault: input or request refused for a named reason.
+    #[error("{reason}: {message}")]
+    Rejected { reason: Reason, message: String },
+
+    /// Our fault: the catalog (SQLite) failed.
+    #[error("catalog error: {0}")]
+    Catalog(#[from] rusqlite::Error),
+
+    /// Our fault: the full-text index failed.
+    #[error("index error: {0}")]
+    Index(#[from] tantivy::TantivyError),
+
+    /// Our fault: a file of the data folder could not be read or written.
+    #[error("storage error: {context}: {source}")]
+    Storage {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Our fault: stored data is not what this version of lore expects.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// A user-fault error with a named reason.
+    pub fn rejected(reason: Reason, message: impl Into<String>) -> Self {
+        Error::Rejected {
+            reason,
+            message: message.into(),
+        }
+    }
+
+    /// Shorthand for [`Reason::NotFound`].
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::rejected(Reason::NotFound, message)
+    }
+
+    /// Shorthand for [`Reason::InvalidArgument`].
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::rejected(Reason::InvalidArgument, message)
+    }
+
+    /// Wraps an I/O error on lore's own files (not the user's origin files).
+    pub fn storage(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Storage {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// True when the caller (the user) caused the failure: bad input or a broken limit.
+    pub fn is_user_fault(&self) -> bool {
+        matches!(self, Error::Rejected { .. })
+    }
+
+    /// The named reason of a user-fault error.
+    pub fn reason(&self) -> Option<Reason> {
+        match self {
+            Error::Rejected { reason, .. } => Some(*reason),
+            _ => None,
+        }
+    }
+}
+
+impl From<tantivy::query::QueryParserError> for Error {
+    fn from(e: tantivy::query::QueryParserError) -> Self {
+        Error::invalid(format!("cannot parse query: {e}"))
+    }
+}
+
+impl From<tantivy::directory::error::OpenDirectoryError> for Error {
+    fn from(e: tantivy::directory::error::OpenDirectoryError) -> Self {
+        Error::Index(e.into())
+    }
+}
+
+/// The library's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reason_names_round_trip_and_are_kebab_case() {
+        for r in ALL_REASONS {
+            assert_eq!(Reason::parse(r.as_str()), Some(r));
+            let json = serde_json::to_string(&r).unwrap();
+            assert_eq!(json, format!("\"{}\"", r.as_str()));
+        }
+        assert_eq!(Reason::parse("no-such-reason"), None);
+    }
+
+    #[test]
+    fn user_fault_is_separated_from_ours() {
+        let user = Error::rejected(Reason::TooLarge, "file is 9 MB, limit 1 MB");
+        assert!(user.is_user_fault());
+        assert_eq!(user.reason(), Some(Reason::TooLarge));
+        assert_eq!(user.to_string(), "too-large: file is 9 MB, limit 1 MB");
+        let ours = Error::Internal("bad row".into());
+        assert!(!ours.is_user_fault());
+        assert_eq!(ours.reason(), None);
+    }
+}

@@ -1,0 +1,361 @@
+//! Index: the full-text index of one knowledge base (tantivy, BM25).
+//!
+//! Every chunk of every retained version is a document tagged with its `(source, version)`
+//! pair. The index never decides what is visible: a search is always filtered to the pairs
+//! the catalog says are active, so publishing or reverting a version needs no index write, and
+//! a half-written version (a crash before publish) is invisible by construction.
+//!
+//! Writing needs tantivy's writer lock, which is exclusive across processes. lore uses it as
+//! the knowledge base's *ingest lock*: only its holder builds versions (see
+//! [`crate::store::Catalog::recover`]).
+
+use crate::error::{Error, Result};
+use crate::parse::Location;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, TermSetQuery};
+use tantivy::schema::{
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, INDEXED, STORED,
+    STRING,
+};
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
+};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+/// The analyzer for text fields. Lower-casing and ASCII folding let "envio" match "envío" and
+/// "devolucao" match "devolução": clients often type without accents.
+const ANALYZER: &str = "lore_text";
+
+/// Memory for the writer's in-RAM segment before it flushes; 64 MB keeps a 2-core machine busy
+/// without growing with the input.
+const WRITER_HEAP: usize = 64 * 1024 * 1024;
+
+/// How long to wait for another process's writer before giving up.
+const WRITER_WAIT: Duration = Duration::from_secs(60);
+
+/// The fields of a chunk document.
+#[derive(Clone, Copy)]
+struct Fields {
+    chunk_id: Field,
+    source_id: Field,
+    sv: Field,
+    version: Field,
+    ord: Field,
+    title: Field,
+    heading: Field,
+    text: Field,
+    location: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let analyzed = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(ANALYZER)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
+    let fields = Fields {
+        chunk_id: b.add_u64_field("chunk_id", STORED),
+        source_id: b.add_u64_field("source_id", INDEXED | STORED),
+        sv: b.add_text_field("sv", STRING),
+        version: b.add_u64_field("version", STORED),
+        ord: b.add_u64_field("ord", STORED),
+        title: b.add_text_field("title", analyzed.clone()),
+        heading: b.add_text_field("heading", analyzed.clone() | STORED),
+        text: b.add_text_field("text", analyzed | STORED),
+        location: b.add_text_field("location", STORED),
+    };
+    (b.build(), fields)
+}
+
+/// A chunk to index.
+pub struct IndexChunk<'a> {
+    pub chunk_id: i64,
+    pub source_id: i64,
+    pub version: u32,
+    pub ord: u32,
+    /// The source's name and the document's title: matched with a small weight.
+    pub title: &'a str,
+    pub heading_path: &'a [String],
+    pub text: &'a str,
+    pub location: &'a Location,
+}
+
+/// A raw index hit, before the catalog adds names.
+#[derive(Debug, Clone)]
+pub struct IndexHit {
+    pub score: f32,
+    pub chunk_id: i64,
+    pub source_id: i64,
+    pub version: u32,
+    pub ord: u32,
+    pub heading_path: Vec<String>,
+    pub text: String,
+    pub location: Location,
+}
+
+/// Separator of heading path elements in the stored `heading` field.
+const HEADING_SEP: &str = " \u{203a} ";
+
+/// One knowledge base's tantivy index.
+pub struct TextIndex {
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+}
+
+impl TextIndex {
+    /// Opens (creating if needed) the index in `dir`.
+    pub fn open(dir: &Path) -> Result<TextIndex> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::storage(format!("creating {}", dir.display()), e))?;
+        let (schema, fields) = schema();
+        let directory = tantivy::directory::MmapDirectory::open(dir)?;
+        let index = Index::open_or_create(directory, schema)?;
+        index.tokenizers().register(
+            ANALYZER,
+            TextAnalyzer::builder(SimpleTokenizer::default())
+                .filter(RemoveLongFilter::limit(64))
+                .filter(LowerCaser)
+                .filter(AsciiFoldingFilter)
+                .build(),
+        );
+        // Manual reloads: this process reloads after its own commits, and a search in another
+        // process opens its own reader, so a watcher thread buys nothing.
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(TextIndex {
+            index,
+            reader,
+            fields,
+        })
+    }
+
+    /// Takes the writer (the ingest lock), waiting for another process to release it.
+    pub fn writer(&self) -> Result<IndexWriterGuard<'_>> {
+        let started = Instant::now();
+        loop {
+            match self
+                .index
+                .writer_with_num_threads::<TantivyDocument>(1, WRITER_HEAP)
+            {
+                Ok(writer) => {
+                    return Ok(IndexWriterGuard {
+                        index: self,
+                        writer,
+                    })
+                }
+                Err(tantivy::TantivyError::LockFailure(..)) if started.elapsed() < WRITER_WAIT => {
+                    tracing::debug!("index writer busy in another process; waiting");
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(tantivy::TantivyError::LockFailure(..)) => {
+                    return Err(Error::Internal(format!(
+                        "the knowledge base is locked by another lore process for more than {}s",
+                        WRITER_WAIT.as_secs()
+                    )))
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Makes documents committed by this or another process visible to searches.
+    pub fn reload(&self) -> Result<()> {
+        Ok(self.reader.reload()?)
+    }
+
+    /// BM25 search over the chunks of the given `(source, version)` pairs only.
+    pub fn search(&self, query: &str, active: &[(i64, u32)], limit: usize) -> Result<Vec<IndexHit>> {
+        if active.is_empty() || limit == 0 || query.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        let f = self.fields;
+        let mut parser = QueryParser::for_index(&self.index, vec![f.text, f.heading, f.title]);
+        parser.set_field_boost(f.heading, 1.5);
+        parser.set_field_boost(f.title, 0.5);
+        // Lenient: a client's question may contain quotes, colons or parentheses; they are
+        // words to us, not query syntax errors.
+        let (text_query, errors) = parser.parse_query_lenient(query);
+        if !errors.is_empty() {
+            tracing::debug!(?errors, "query parsed leniently");
+        }
+        let filter = TermSetQuery::new(
+            active
+                .iter()
+                .map(|(s, v)| Term::from_field_text(f.sv, &crate::store::version_term(*s, *v))),
+        );
+        let query: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
+            (Occur::Must, text_query),
+            (Occur::Must, Box::new(filter)),
+        ]));
+        let searcher = self.reader.searcher();
+        let top = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?;
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, addr) in top {
+            let doc: TantivyDocument = searcher.doc(addr)?;
+            hits.push(self.hit_from_doc(score, &doc)?);
+        }
+        Ok(hits)
+    }
+
+    fn hit_from_doc(&self, score: f32, doc: &TantivyDocument) -> Result<IndexHit> {
+        let f = self.fields;
+        let u = |field: Field| doc.get_first(field).and_then(|v| v.as_u64());
+        let s = |field: Field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let missing = || Error::Internal("index document without its ids".into());
+        let heading = s(f.heading);
+        Ok(IndexHit {
+            score,
+            chunk_id: u(f.chunk_id).ok_or_else(missing)? as i64,
+            source_id: u(f.source_id).ok_or_else(missing)? as i64,
+            version: u(f.version).ok_or_else(missing)? as u32,
+            ord: u(f.ord).unwrap_or(0) as u32,
+            heading_path: if heading.is_empty() {
+                Vec::new()
+            } else {
+                heading.split(HEADING_SEP).map(str::to_string).collect()
+            },
+            text: s(f.text),
+            location: serde_json::from_str(&s(f.location)).unwrap_or_default(),
+        })
+    }
+
+    /// Number of documents visible to the current reader (all versions, active or not).
+    pub fn num_docs(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+}
+
+/// The held writer. Dropping it without [`IndexWriterGuard::commit`] discards what was added.
+pub struct IndexWriterGuard<'a> {
+    index: &'a TextIndex,
+    writer: IndexWriter<TantivyDocument>,
+}
+
+impl IndexWriterGuard<'_> {
+    pub fn add(&mut self, c: &IndexChunk<'_>) -> Result<()> {
+        let f = self.index.fields;
+        let mut doc = TantivyDocument::default();
+        doc.add_u64(f.chunk_id, c.chunk_id as u64);
+        doc.add_u64(f.source_id, c.source_id as u64);
+        doc.add_text(f.sv, crate::store::version_term(c.source_id, c.version));
+        doc.add_u64(f.version, u64::from(c.version));
+        doc.add_u64(f.ord, u64::from(c.ord));
+        doc.add_text(f.title, c.title);
+        doc.add_text(f.heading, c.heading_path.join(HEADING_SEP));
+        doc.add_text(f.text, c.text);
+        doc.add_text(
+            f.location,
+            serde_json::to_string(c.location).map_err(|e| Error::Internal(e.to_string()))?,
+        );
+        self.writer.add_document(doc)?;
+        Ok(())
+    }
+
+    /// Deletes documents by a catalog gc term: `source:ID` (a removed source) or `S:V` (one
+    /// version).
+    pub fn delete(&mut self, term: &str) {
+        let f = self.index.fields;
+        if let Some(id) = term.strip_prefix("source:").and_then(|s| s.parse::<u64>().ok()) {
+            self.writer
+                .delete_term(Term::from_field_u64(f.source_id, id));
+        } else {
+            self.writer.delete_term(Term::from_field_text(f.sv, term));
+        }
+    }
+
+    /// Durably commits everything added or deleted, and makes it visible to this process.
+    pub fn commit(&mut self) -> Result<()> {
+        self.writer.commit()?;
+        self.index.reload()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn add(w: &mut IndexWriterGuard<'_>, id: i64, source: i64, version: u32, text: &str) {
+        w.add(&IndexChunk {
+            chunk_id: id,
+            source_id: source,
+            version,
+            ord: 0,
+            title: "doc",
+            heading_path: &["Shipping".to_string(), "Chile".to_string()],
+            text,
+            location: &Location::lines(1, 2),
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn search_sees_only_active_pairs_and_folds_accents() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = TextIndex::open(dir.path()).unwrap();
+        {
+            let mut w = idx.writer().unwrap();
+            add(&mut w, 1, 1, 1, "Envío a Chile en 7 días");
+            add(&mut w, 2, 1, 2, "Envío a Chile en 12 días");
+            add(&mut w, 3, 2, 1, "Devoluciones en 30 días");
+            w.commit().unwrap();
+        }
+        let hits = idx.search("envio chile", &[(1, 2), (2, 1)], 10).unwrap();
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].chunk_id, 2);
+        assert_eq!(hits[0].heading_path, vec!["Shipping", "Chile"]);
+        assert_eq!(hits[0].location, Location::lines(1, 2));
+        let hits = idx.search("envio chile", &[(1, 1)], 10).unwrap();
+        assert_eq!(hits[0].chunk_id, 1);
+        assert!(idx.search("envio", &[], 10).unwrap().is_empty());
+        // Query syntax characters do not fail the search.
+        assert!(!idx
+            .search("¿envío: (Chile)? \"", &[(1, 1)], 10)
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn delete_by_version_and_by_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = TextIndex::open(dir.path()).unwrap();
+        let mut w = idx.writer().unwrap();
+        add(&mut w, 1, 1, 1, "alpha");
+        add(&mut w, 2, 1, 2, "alpha");
+        add(&mut w, 3, 2, 1, "alpha");
+        w.commit().unwrap();
+        assert_eq!(idx.num_docs(), 3);
+        w.delete("1:1");
+        w.commit().unwrap();
+        assert_eq!(idx.num_docs(), 2);
+        w.delete("source:2");
+        w.commit().unwrap();
+        assert_eq!(idx.num_docs(), 1);
+    }
+
+    #[test]
+    fn a_second_writer_waits_for_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = TextIndex::open(dir.path()).unwrap();
+        let other = TextIndex::open(dir.path()).unwrap();
+        let w = idx.writer().unwrap();
+        let t = std::thread::spawn(move || {
+            let started = Instant::now();
+            let _w2 = other.writer().unwrap();
+            started.elapsed()
+        });
+        std::thread::sleep(Duration::from_millis(500));
+        drop(w);
+        assert!(t.join().unwrap() >= Duration::from_millis(400));
+    }
+}

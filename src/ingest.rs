@@ -1,0 +1,462 @@
+//! Ingest: run queued jobs through the pipeline and publish what they built.
+//!
+//! ```text
+//! claim jobs ─► fetch ─► hash ─► parse ─► limit ─► chunk   (rayon, one job per task)
+//!           ─► store originals + building versions ─► index documents ─► commit
+//!           ─► one catalog transaction publishes every built version (active_version moves)
+//! ```
+//!
+//! A job whose content equals its source's active version makes no version. A job that fails
+//! records a failed version with its named reason; the active version is untouched, so the
+//! source keeps serving and shows `stale`. Jobs run in batches so memory stays bounded on large
+//! folders.
+
+use crate::chunk::{chunk, Chunk};
+use crate::config::{Config, LimitPolicy, SourceLimits};
+use crate::error::{Error, Reason, Result};
+use crate::fetch::{fetch, Origin};
+use crate::index::{IndexChunk, IndexWriterGuard, TextIndex};
+use crate::parse::{self, Document};
+use crate::progress::Progress;
+use crate::store::blobs::{content_hash, BlobStore};
+use crate::store::{Catalog, Failure, JobRow, NewChunk, Publish, SourceKind, SourceRow, VersionStats};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::path::Path;
+
+/// What one job did to its source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IngestReport {
+    pub source_id: i64,
+    pub source_name: String,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+/// The outcome of one ingestion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "lowercase")]
+pub enum Outcome {
+    /// A new version was built and is now active.
+    Created {
+        version: u32,
+        chunks: u32,
+        warnings: Vec<String>,
+    },
+    /// The content equals the active version's: nothing was built.
+    Unchanged { version: u32 },
+    /// The ingestion failed; a failed version records why. The active version (if any) still
+    /// serves.
+    Failed {
+        version: u32,
+        reason: String,
+        message: String,
+    },
+}
+
+/// The work of one job, done in parallel with others and without any lock.
+enum Prepared {
+    /// The source was removed after the job was queued.
+    Gone,
+    Unchanged {
+        version: u32,
+    },
+    Failed {
+        hash: Option<String>,
+        bytes: u64,
+        error: Error,
+    },
+    Built(Box<Built>),
+}
+
+struct Built {
+    hash: String,
+    format: parse::Format,
+    title: Option<String>,
+    chunks: Vec<Chunk>,
+    stats: VersionStats,
+    warnings: Vec<String>,
+}
+
+/// Everything the pipeline needs from its knowledge base.
+pub(crate) struct Context<'a> {
+    pub kb_id: i64,
+    pub catalog: &'a Catalog,
+    pub index: &'a TextIndex,
+    pub blobs: &'a BlobStore,
+    pub config: &'a Config,
+}
+
+/// Runs every queued job of the knowledge base. Holds the index writer (the ingest lock)
+/// throughout, recovers what a crashed process left behind, and applies pending index
+/// deletions at the end.
+pub(crate) fn run_pending(ctx: &Context<'_>, progress: &dyn Progress) -> Result<Vec<IngestReport>> {
+    let mut writer = ctx.index.writer()?;
+    ctx.catalog.recover(ctx.kb_id)?;
+    let total = ctx.catalog.queued_jobs(ctx.kb_id)?;
+    progress.start(total as u64, "ingesting");
+    let mut reports = Vec::new();
+    loop {
+        let jobs = ctx.catalog.claim_jobs(ctx.kb_id, ctx.config.batch_size)?;
+        if jobs.is_empty() {
+            break;
+        }
+        reports.extend(run_batch(ctx, &mut writer, &jobs, progress)?);
+    }
+    apply_gc(ctx, &mut writer)?;
+    progress.finish();
+    Ok(reports)
+}
+
+/// Applies the catalog's pending index deletions, then drops blobs nothing refers to.
+pub(crate) fn apply_gc(ctx: &Context<'_>, writer: &mut IndexWriterGuard<'_>) -> Result<()> {
+    let pending = ctx.catalog.pending_gc(ctx.kb_id)?;
+    if !pending.is_empty() {
+        for (_, term) in &pending {
+            writer.delete(term);
+        }
+        writer.commit()?;
+        let ids: Vec<i64> = pending.iter().map(|(id, _)| *id).collect();
+        ctx.catalog.done_gc(&ids)?;
+        tracing::debug!(deleted = ids.len(), "index gc applied");
+    }
+    let live = ctx.catalog.live_blobs(ctx.kb_id)?;
+    let removed = ctx.blobs.retain(&live)?;
+    if removed > 0 {
+        tracing::debug!(removed, "unreferenced originals removed");
+    }
+    Ok(())
+}
+
+fn run_batch(
+    ctx: &Context<'_>,
+    writer: &mut IndexWriterGuard<'_>,
+    jobs: &[JobRow],
+    progress: &dyn Progress,
+) -> Result<Vec<IngestReport>> {
+    // Sources are read before the parallel stage: the catalog connection is not shared
+    // across rayon threads.
+    let mut work = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let source = ctx.catalog.source(ctx.kb_id, job.source_id)?;
+        let active_hash = match &source {
+            Some(s) => ctx.catalog.active_hash(s.id)?,
+            None => None,
+        };
+        work.push((job, source, active_hash));
+    }
+    let prepared: Vec<Prepared> = work
+        .par_iter()
+        .map(|(job, source, active_hash)| {
+            let p = match source {
+                None => Prepared::Gone,
+                Some(s) => prepare(ctx, job, s, active_hash.as_deref()),
+            };
+            if let Some(s) = source {
+                progress.message(&s.name);
+            }
+            progress.inc(1);
+            p
+        })
+        .collect();
+
+    // Serial: building versions and index documents.
+    let mut building = Vec::new();
+    let mut reports = Vec::new();
+    for ((job, source, _), p) in work.iter().zip(prepared) {
+        let Some(source) = source else {
+            ctx.catalog.finish_job(job.id, None)?;
+            continue;
+        };
+        match p {
+            Prepared::Gone => {}
+            Prepared::Unchanged { version } => {
+                ctx.catalog.clear_error(source.id)?;
+                ctx.catalog.finish_job(job.id, None)?;
+                reports.push(report(source, Outcome::Unchanged { version }));
+            }
+            Prepared::Failed { hash, bytes, error } => {
+                reports.push(fail(ctx, job, source, hash.as_deref(), bytes, &error)?);
+            }
+            Prepared::Built(built) => {
+                match write_version(ctx, writer, source, &built) {
+                    Ok((version_id, number)) => building.push((job, source, built, version_id, number)),
+                    Err(error) => reports.push(fail(ctx, job, source, Some(&built.hash), built.stats.bytes, &error)?),
+                }
+            }
+        }
+    }
+    if building.is_empty() {
+        return Ok(reports);
+    }
+    // Durable in the index before the catalog points at it: a crash here leaves `building`
+    // versions that the next writer marks failed and deletes.
+    writer.commit()?;
+    let publish: Vec<Publish> = building
+        .iter()
+        .map(|(_, _, b, version_id, _)| Publish {
+            version_id: *version_id,
+            stats: b.stats.clone(),
+            warnings: b.warnings.clone(),
+            title: b.title.clone(),
+        })
+        .collect();
+    ctx.catalog
+        .publish(ctx.kb_id, &publish, ctx.config.keep_versions)?;
+    for (job, source, built, _, number) in building {
+        ctx.catalog.finish_job(job.id, None)?;
+        tracing::info!(source = %source.name, version = number, chunks = built.stats.chunks, "version published");
+        reports.push(report(
+            source,
+            Outcome::Created {
+                version: number,
+                chunks: built.stats.chunks,
+                warnings: built.warnings.clone(),
+            },
+        ));
+    }
+    Ok(reports)
+}
+
+fn report(source: &SourceRow, outcome: Outcome) -> IngestReport {
+    IngestReport {
+        source_id: source.id,
+        source_name: source.name.clone(),
+        outcome,
+    }
+}
+
+/// Records a failed version and ends the job. A user-fault failure is a finished job (the
+/// reason is on the source); our own fault marks the job failed too.
+fn fail(
+    ctx: &Context<'_>,
+    job: &JobRow,
+    source: &SourceRow,
+    hash: Option<&str>,
+    bytes: u64,
+    error: &Error,
+) -> Result<IngestReport> {
+    let failure = Failure::from_error(error);
+    if error.is_user_fault() {
+        tracing::info!(source = %source.name, reason = %failure.reason, "ingestion refused: {}", failure.message);
+    } else {
+        tracing::error!(source = %source.name, "ingestion failed: {error}");
+    }
+    let version = ctx.catalog.record_failure(source.id, hash, bytes, &failure)?;
+    let job_error = (!error.is_user_fault()).then(|| error.to_string());
+    ctx.catalog.finish_job(job.id, job_error.as_deref())?;
+    Ok(report(
+        source,
+        Outcome::Failed {
+            version,
+            reason: failure.reason,
+            message: failure.message,
+        },
+    ))
+}
+
+/// Stores the original, creates the building version with its chunks, and adds the index
+/// documents (not yet committed).
+fn write_version(
+    ctx: &Context<'_>,
+    writer: &mut IndexWriterGuard<'_>,
+    source: &SourceRow,
+    built: &Built,
+) -> Result<(i64, u32)> {
+    let new_chunks: Vec<NewChunk<'_>> = built
+        .chunks
+        .iter()
+        .map(|c| NewChunk {
+            ord: c.ord,
+            heading_path: &c.heading_path,
+            location: &c.location,
+            text: &c.text,
+        })
+        .collect();
+    let (version_id, number, ids) =
+        ctx.catalog
+            .begin_version(source.id, &built.hash, built.format.as_str(), &new_chunks)?;
+    let title = match &built.title {
+        Some(t) if t != &source.name => format!("{} {t}", source.name),
+        _ => source.name.clone(),
+    };
+    for (c, id) in built.chunks.iter().zip(ids) {
+        writer.add(&IndexChunk {
+            chunk_id: id,
+            source_id: source.id,
+            version: number,
+            ord: c.ord,
+            title: &title,
+            heading_path: &c.heading_path,
+            text: &c.text,
+            location: &c.location,
+        })?;
+    }
+    Ok((version_id, number))
+}
+
+/// Fetch, hash, parse, limit and chunk one job. Never panics on any input: a panic inside a
+/// parser is caught and reported as a malformed file, so one bad file cannot stop a batch.
+fn prepare(ctx: &Context<'_>, job: &JobRow, source: &SourceRow, active_hash: Option<&str>) -> Prepared {
+    let limits = source.options.limits.apply(ctx.config.limits);
+    let bytes = match read_origin(ctx, job, source, active_hash, &limits) {
+        Ok(b) => b,
+        Err(error) => {
+            return Prepared::Failed {
+                hash: None,
+                bytes: 0,
+                error,
+            }
+        }
+    };
+    let hash = content_hash(&bytes);
+    if active_hash == Some(hash.as_str()) {
+        return Prepared::Unchanged {
+            version: source.active_version.unwrap_or(0),
+        };
+    }
+    let name = source.name.clone();
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        build(ctx, &bytes, &name, &limits)
+    }))
+    .unwrap_or_else(|_| {
+        Err(Error::rejected(
+            Reason::Malformed,
+            "the parser could not make sense of this file",
+        ))
+    });
+    match parsed.and_then(|b| ctx.blobs.put(&bytes).map(|_| b)) {
+        Ok(mut built) => {
+            built.hash = hash;
+            Prepared::Built(Box::new(built))
+        }
+        Err(error) => Prepared::Failed {
+            hash: Some(hash),
+            bytes: bytes.len() as u64,
+            error,
+        },
+    }
+}
+
+fn read_origin(
+    ctx: &Context<'_>,
+    job: &JobRow,
+    source: &SourceRow,
+    active_hash: Option<&str>,
+    limits: &SourceLimits,
+) -> Result<Vec<u8>> {
+    match source.kind {
+        SourceKind::File => {
+            let origin = source
+                .origin
+                .as_deref()
+                .ok_or_else(|| Error::Internal(format!("file source {} has no origin", source.id)))?;
+            fetch(&Origin::File(Path::new(origin)), ctx.blobs, limits.max_bytes)
+        }
+        SourceKind::Text => {
+            // A text entry's origin is its stored body: the job's new body, else the active
+            // one (a sync of a text entry is always "unchanged").
+            let hash = job
+                .payload
+                .as_deref()
+                .or(active_hash)
+                .ok_or_else(|| Error::rejected(Reason::OriginMissing, "the text entry has no body"))?;
+            fetch(&Origin::Blob(hash), ctx.blobs, limits.max_bytes)
+        }
+    }
+}
+
+fn build(ctx: &Context<'_>, bytes: &[u8], name: &str, limits: &SourceLimits) -> Result<Built> {
+    let (format, mut doc) = parse::parse(bytes, Some(name))?;
+    let total_chars = doc.char_count() as u64;
+    let mut truncated = false;
+    if total_chars > limits.max_chars {
+        match limits.on_limit {
+            LimitPolicy::Reject => {
+                return Err(Error::rejected(
+                    Reason::TooManyChars,
+                    format!(
+                        "{total_chars} characters is over the limit of {}",
+                        limits.max_chars
+                    ),
+                ))
+            }
+            LimitPolicy::Truncate => {
+                truncate(&mut doc, limits.max_chars as usize);
+                truncated = true;
+                doc.warnings.push(format!(
+                    "truncated: kept the first {} of {total_chars} characters (limit max_chars)",
+                    limits.max_chars
+                ));
+            }
+        }
+    }
+    let chunks = chunk(&doc, &ctx.config.chunk);
+    if chunks.is_empty() {
+        return Err(Error::rejected(Reason::Empty, "no text left to index"));
+    }
+    Ok(Built {
+        hash: String::new(),
+        format,
+        title: doc.title.clone(),
+        stats: VersionStats {
+            bytes: bytes.len() as u64,
+            chars: doc.char_count() as u64,
+            chunks: chunks.len() as u32,
+            pages: doc.pages,
+            truncated,
+        },
+        chunks,
+        warnings: doc.warnings,
+    })
+}
+
+/// Keeps the first `max_chars` characters of the document, cutting the last block between
+/// words where possible.
+fn truncate(doc: &mut Document, max_chars: usize) {
+    let mut left = max_chars;
+    let mut keep = 0;
+    for block in &mut doc.blocks {
+        let len = block.text.chars().count();
+        if len <= left {
+            left -= len;
+            keep += 1;
+            continue;
+        }
+        if left > 0 {
+            let cut: String = block.text.chars().take(left).collect();
+            let cut = match cut.rfind(char::is_whitespace) {
+                Some(i) if i > cut.len() / 2 => cut[..i].trim_end().to_string(),
+                _ => cut,
+            };
+            block.text = cut;
+            keep += 1;
+        }
+        break;
+    }
+    doc.blocks.truncate(keep);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::{Block, BlockKind, Location};
+
+    #[test]
+    fn truncate_keeps_a_prefix_within_the_limit() {
+        let block = |t: &str| Block {
+            heading_path: vec![],
+            text: t.into(),
+            kind: BlockKind::Paragraph,
+            location: Location::default(),
+        };
+        let mut doc = Document {
+            blocks: vec![block("one two three"), block("four five six seven"), block("eight")],
+            ..Default::default()
+        };
+        truncate(&mut doc, 22);
+        assert_eq!(doc.blocks.len(), 2);
+        assert_eq!(doc.blocks[1].text, "four five");
+        assert!(doc.char_count() <= 22);
+    }
+}

@@ -1,0 +1,379 @@
+//! lore — a knowledge-source ingestion and retrieval engine.
+//!
+//! Admins give an AI agent its knowledge as *sources* (files, text entries, …); lore fetches,
+//! parses and chunks them into immutable *versions*, indexes the chunks, and answers questions
+//! with ranked, cited passages. The catalog decides which version of each source is served, so
+//! a failed update never removes the last good version.
+//!
+//! The pipeline has one module per stage, named after its verb: [`fetch`], [`parse`],
+//! [`chunk`], [`index`], [`store`], [`ingest`] (runs the stages and publishes) and
+//! [`retrieve`]. Start with [`Lore::open`] and [`Lore::kb`].
+
+pub mod chunk;
+pub mod config;
+pub mod error;
+pub mod fetch;
+pub mod index;
+pub mod ingest;
+pub mod parse;
+pub mod progress;
+pub mod retrieve;
+pub mod store;
+
+pub use config::{ChunkConfig, Config, LimitOverrides, LimitPolicy, SourceLimits};
+pub use error::{Error, Reason, Result};
+pub use ingest::{IngestReport, Outcome};
+pub use progress::{NoProgress, Progress};
+pub use retrieve::{Hit, SearchResults};
+pub use store::{SourceKind, SourceRow, SourceStatus, VersionRow, VersionState};
+
+use index::TextIndex;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use store::blobs::BlobStore;
+use store::{Catalog, KbRow, SourceOptions};
+
+/// An engine over one data folder: the catalog, and one index and blob store per knowledge
+/// base.
+///
+/// Layout of the data folder:
+/// ```text
+/// catalog.db            SQLite catalog (WAL)
+/// lore.toml             optional configuration
+/// kbs/<id>/index/       tantivy index of the knowledge base
+/// kbs/<id>/blobs/       originals by SHA-256
+/// ```
+pub struct Lore {
+    root: PathBuf,
+    config: Config,
+    catalog: Catalog,
+    indexes: Mutex<HashMap<i64, Arc<TextIndex>>>,
+}
+
+impl Lore {
+    /// Opens the data folder (creating it if needed) with its `lore.toml` configuration.
+    pub fn open(root: impl AsRef<Path>) -> Result<Lore> {
+        let root = root.as_ref();
+        std::fs::create_dir_all(root)
+            .map_err(|e| Error::storage(format!("creating {}", root.display()), e))?;
+        let config = Config::load(root)?;
+        Self::open_with(root, config)
+    }
+
+    /// Opens the data folder with an explicit configuration (tests, embedding applications).
+    pub fn open_with(root: impl AsRef<Path>, config: Config) -> Result<Lore> {
+        config.validate()?;
+        let root = root.as_ref().to_path_buf();
+        std::fs::create_dir_all(&root)
+            .map_err(|e| Error::storage(format!("creating {}", root.display()), e))?;
+        let catalog = Catalog::open(&root.join("catalog.db"))?;
+        Ok(Lore {
+            root,
+            config,
+            catalog,
+            indexes: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.root
+    }
+
+    /// The knowledge base `name`, created on first use.
+    pub fn kb(&self, name: &str) -> Result<KnowledgeBase<'_>> {
+        validate_kb_name(name)?;
+        let row = match self.catalog.kb(name)? {
+            Some(row) => row,
+            None => self.catalog.kb_create(name)?,
+        };
+        let dir = self.root.join("kbs").join(row.id.to_string());
+        let index = {
+            let mut map = self.indexes.lock().unwrap_or_else(|p| p.into_inner());
+            match map.get(&row.id) {
+                Some(i) => i.clone(),
+                None => {
+                    let i = Arc::new(TextIndex::open(&dir.join("index"))?);
+                    map.insert(row.id, i.clone());
+                    i
+                }
+            }
+        };
+        Ok(KnowledgeBase {
+            lore: self,
+            row,
+            index,
+            blobs: BlobStore::new(dir.join("blobs")),
+        })
+    }
+}
+
+/// Knowledge base names become part of URLs and paths: keep them plain.
+fn validate_kb_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "knowledge base name {name:?} must be 1-64 letters, digits, '-' or '_'"
+        )))
+    }
+}
+
+/// Options for adding sources.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AddOptions {
+    /// Limits for these sources, overriding the configuration's defaults.
+    pub limits: LimitOverrides,
+}
+
+/// A source with its versions, as `lore show` presents it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SourceDetail {
+    #[serde(flatten)]
+    pub source: SourceRow,
+    pub status: SourceStatus,
+    pub versions: Vec<VersionRow>,
+}
+
+/// One knowledge base: the unit of isolation. Every operation is scoped to it.
+pub struct KnowledgeBase<'a> {
+    lore: &'a Lore,
+    row: KbRow,
+    index: Arc<TextIndex>,
+    blobs: BlobStore,
+}
+
+impl KnowledgeBase<'_> {
+    pub fn id(&self) -> i64 {
+        self.row.id
+    }
+
+    pub fn name(&self) -> &str {
+        &self.row.name
+    }
+
+    fn ctx(&self) -> ingest::Context<'_> {
+        ingest::Context {
+            kb_id: self.row.id,
+            catalog: &self.lore.catalog,
+            index: &self.index,
+            blobs: &self.blobs,
+            config: &self.lore.config,
+        }
+    }
+
+    /// Adds files and folders (recursively; hidden files are skipped) and ingests them.
+    /// A path already added is synced instead. Paths that do not exist are refused before
+    /// anything is queued.
+    pub fn add_paths(
+        &self,
+        paths: &[PathBuf],
+        opts: &AddOptions,
+        progress: &dyn Progress,
+    ) -> Result<Vec<IngestReport>> {
+        let mut files: Vec<(PathBuf, String)> = Vec::new();
+        for p in paths {
+            let abs = std::fs::canonicalize(p).map_err(|e| {
+                Error::rejected(Reason::OriginMissing, format!("{}: {e}", p.display()))
+            })?;
+            if abs.is_dir() {
+                for entry in walkdir::WalkDir::new(&abs)
+                    .follow_links(false)
+                    .sort_by_file_name()
+                    .into_iter()
+                    .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()))
+                {
+                    let entry = entry.map_err(|e| {
+                        Error::rejected(Reason::Unreadable, format!("walking {}: {e}", abs.display()))
+                    })?;
+                    if entry.file_type().is_file() {
+                        let rel = entry
+                            .path()
+                            .strip_prefix(&abs)
+                            .unwrap_or(entry.path())
+                            .to_string_lossy()
+                            .into_owned();
+                        files.push((entry.path().to_path_buf(), rel));
+                    }
+                }
+            } else {
+                let name = abs
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| abs.to_string_lossy().into_owned());
+                files.push((abs, name));
+            }
+        }
+        let catalog = &self.lore.catalog;
+        let options = SourceOptions {
+            limits: opts.limits,
+        };
+        for (path, name) in &files {
+            let origin = path.to_string_lossy();
+            let id = match catalog.source_by_origin(self.row.id, SourceKind::File, &origin)? {
+                Some(s) => {
+                    if opts.limits != LimitOverrides::default() {
+                        catalog.source_set_options(s.id, &options)?;
+                    }
+                    s.id
+                }
+                None => {
+                    catalog.source_insert(self.row.id, SourceKind::File, name, Some(&origin), &options)?
+                }
+            };
+            catalog.enqueue(self.row.id, id, None)?;
+        }
+        tracing::info!(kb = %self.row.name, files = files.len(), "queued files");
+        self.run_pending(progress)
+    }
+
+    /// Adds a text entry, or updates the text entry with the same title.
+    pub fn add_text(
+        &self,
+        title: &str,
+        body: &str,
+        opts: &AddOptions,
+        progress: &dyn Progress,
+    ) -> Result<IngestReport> {
+        let title = title.trim();
+        if title.is_empty() {
+            return Err(Error::invalid("a text entry needs a title"));
+        }
+        let catalog = &self.lore.catalog;
+        let existing: Vec<SourceRow> = catalog
+            .sources_by_name(self.row.id, title)?
+            .into_iter()
+            .filter(|s| s.kind == SourceKind::Text)
+            .collect();
+        let options = SourceOptions {
+            limits: opts.limits,
+        };
+        let id = match existing.as_slice() {
+            [s] => s.id,
+            [] => catalog.source_insert(self.row.id, SourceKind::Text, title, None, &options)?,
+            _ => {
+                return Err(Error::invalid(format!(
+                    "several text entries are titled {title:?}"
+                )))
+            }
+        };
+        let hash = self.blobs.put(body.as_bytes())?;
+        catalog.enqueue(self.row.id, id, Some(&hash))?;
+        let reports = self.run_pending(progress)?;
+        reports
+            .into_iter()
+            .rev()
+            .find(|r| r.source_id == id)
+            .ok_or_else(|| Error::Internal("the text entry's job did not run".into()))
+    }
+
+    /// Re-reads the origins of the given sources and ingests what changed.
+    pub fn sync(&self, keys: &[String], progress: &dyn Progress) -> Result<Vec<IngestReport>> {
+        let mut ids = Vec::new();
+        for key in keys {
+            ids.push(self.source(key)?.id);
+        }
+        for id in ids {
+            self.lore.catalog.enqueue(self.row.id, id, None)?;
+        }
+        self.run_pending(progress)
+    }
+
+    /// Re-reads every source of the knowledge base.
+    pub fn sync_all(&self, progress: &dyn Progress) -> Result<Vec<IngestReport>> {
+        for s in self.sources()? {
+            self.lore.catalog.enqueue(self.row.id, s.id, None)?;
+        }
+        self.run_pending(progress)
+    }
+
+    /// Runs queued jobs (including those left by a process that stopped).
+    pub fn run_pending(&self, progress: &dyn Progress) -> Result<Vec<IngestReport>> {
+        ingest::run_pending(&self.ctx(), progress)
+    }
+
+    pub fn sources(&self) -> Result<Vec<SourceRow>> {
+        self.lore.catalog.sources(self.row.id)
+    }
+
+    /// A source by id or unique name.
+    pub fn source(&self, key: &str) -> Result<SourceRow> {
+        self.lore.catalog.resolve_source(self.row.id, key)
+    }
+
+    /// A source with all its versions.
+    pub fn show(&self, key: &str) -> Result<SourceDetail> {
+        let source = self.source(key)?;
+        let versions = self.lore.catalog.versions(source.id)?;
+        Ok(SourceDetail {
+            status: source.status(),
+            source,
+            versions,
+        })
+    }
+
+    /// The chunks of a version of a source (the active one when `version` is `None`).
+    pub fn chunks(&self, key: &str, version: Option<u32>) -> Result<Vec<store::ChunkRow>> {
+        let source = self.source(key)?;
+        let Some(v) = version.or(source.active_version) else {
+            return Ok(Vec::new());
+        };
+        self.lore.catalog.chunks(source.id, v)
+    }
+
+    /// Serves an earlier (retained, ready) version.
+    pub fn revert(&self, key: &str, version: u32) -> Result<SourceRow> {
+        let source = self.source(key)?;
+        self.lore.catalog.set_active(source.id, version)?;
+        tracing::info!(source = %source.name, version, "reverted");
+        self.source(&source.id.to_string())
+    }
+
+    /// Turns a source on or off for search; its versions are kept either way.
+    pub fn set_enabled(&self, key: &str, enabled: bool) -> Result<SourceRow> {
+        let source = self.source(key)?;
+        self.lore.catalog.set_enabled(source.id, enabled)?;
+        self.source(&source.id.to_string())
+    }
+
+    /// Deletes a source, its versions, its chunks in the index and its originals.
+    pub fn remove(&self, key: &str) -> Result<SourceRow> {
+        let source = self.source(key)?;
+        self.lore.catalog.source_delete(self.row.id, source.id)?;
+        // The catalog no longer serves it; deleting the documents is cleanup, done now so that
+        // `remove` frees the space, and retried by the next writer if this process stops.
+        let mut writer = self.index.writer()?;
+        ingest::apply_gc(&self.ctx(), &mut writer)?;
+        tracing::info!(source = %source.name, "removed");
+        Ok(source)
+    }
+
+    /// Ranked passages for `query` from the served versions, with citations.
+    pub fn search(&self, query: &str, k: usize) -> Result<SearchResults> {
+        self.index.reload()?;
+        retrieve::search(&self.lore.catalog, &self.index, self.row.id, query, k)
+    }
+
+    /// Documents in this knowledge base's index, across all retained versions.
+    pub fn indexed_chunks(&self) -> Result<u64> {
+        self.index.reload()?;
+        Ok(self.index.num_docs())
+    }
+}
+
+fn is_hidden(name: &std::ffi::OsStr) -> bool {
+    name.to_string_lossy().starts_with('.')
+}
