@@ -47,12 +47,13 @@ fn chunk_section(blocks: &[Block], max: usize, overlap: usize, out: &mut Vec<Chu
     let path = blocks[0].heading_path.clone();
     let mut acc = Acc::new(path, max, overlap);
     for block in blocks {
-        let len = char_len(&block.text);
-        if len <= max {
-            acc.push(&block.text, block.kind, &block.location, out);
+        if char_len(&block.text) <= max {
+            acc.push(&block.text, block.kind, &block.location, false, out);
         } else {
-            for piece in split_long(&block.text, max) {
-                acc.push(&piece, block.kind, &block.location, out);
+            // An over-long block goes in sentence by sentence, so the packing (and the
+            // overlap) works at sentence granularity inside it.
+            for (i, unit) in sentence_units(&block.text, max).iter().enumerate() {
+                acc.push(unit, block.kind, &block.location, i > 0, out);
             }
         }
     }
@@ -86,21 +87,40 @@ impl Acc {
         }
     }
 
-    fn push(&mut self, piece: &str, kind: BlockKind, loc: &Location, out: &mut Vec<Chunk>) {
+    /// Appends `piece`. `continues` says it is the next sentence of the same block, which
+    /// joins with a space rather than a block separator.
+    fn push(
+        &mut self,
+        piece: &str,
+        kind: BlockKind,
+        loc: &Location,
+        continues: bool,
+        out: &mut Vec<Chunk>,
+    ) {
+        let piece = piece.trim();
+        if piece.is_empty() {
+            return;
+        }
         let piece_len = char_len(piece);
-        let sep = separator(self.last_kind, kind);
-        if self.len > 0 && self.len + sep.len() + piece_len > self.max {
+        let sep = |acc: &Acc| -> &'static str {
+            if acc.len == 0 {
+                ""
+            } else if continues {
+                " "
+            } else {
+                separator(acc.last_kind, kind)
+            }
+        };
+        if self.len > 0 && self.len + sep(self).len() + piece_len > self.max {
             self.flush(out);
-            // Only carry the overlap if the new piece still fits after it.
+            // Keep the overlap only if the new piece still fits after it.
             if self.len + 2 + piece_len > self.max {
                 self.reset();
             }
         }
-        if self.len > 0 {
-            let sep = separator(self.last_kind, kind);
-            self.text.push_str(sep);
-            self.len += sep.len();
-        }
+        let s = sep(self);
+        self.text.push_str(s);
+        self.len += s.len();
         self.text.push_str(piece);
         self.len += piece_len;
         self.last_kind = Some(kind);
@@ -113,26 +133,27 @@ impl Acc {
     /// Emits the current chunk (unless it holds only carried-over overlap) and starts the next
     /// one with the overlap.
     fn flush(&mut self, out: &mut Vec<Chunk>) {
-        if self.len > self.carried {
-            out.push(Chunk {
-                ord: 0,
-                heading_path: self.path.clone(),
-                text: std::mem::take(&mut self.text),
-                location: self.location.take().unwrap_or_default(),
-            });
-            let tail = tail_sentences(&out.last().expect("just pushed").text, self.overlap);
-            self.len = char_len(&tail);
-            self.carried = self.len;
-            self.text = tail;
-            if self.len > 0 {
-                // The overlap came from the chunk just emitted, so it shares its location.
-                self.location = out.last().map(|c| c.location.clone());
-            }
-            self.last_kind = if self.len > 0 {
-                Some(BlockKind::Paragraph)
-            } else {
-                None
-            };
+        if self.len <= self.carried {
+            return;
+        }
+        let text = std::mem::take(&mut self.text);
+        let tail = tail_sentences(&text, self.overlap);
+        let location = self.location.take().unwrap_or_default();
+        out.push(Chunk {
+            ord: 0,
+            heading_path: self.path.clone(),
+            text,
+            location: location.clone(),
+        });
+        self.len = char_len(&tail);
+        self.carried = self.len;
+        self.text = tail;
+        if self.len > 0 {
+            // The overlap came from the chunk just emitted, so it shares its location.
+            self.location = Some(location);
+            self.last_kind = Some(BlockKind::Paragraph);
+        } else {
+            self.last_kind = None;
         }
     }
 
@@ -178,13 +199,16 @@ fn tail_sentences(text: &str, budget: usize) -> String {
         // The whole chunk would be repeated: that is duplication, not overlap.
         return String::new();
     }
-    sentences[sentences.len() - take..].concat().trim().to_string()
+    sentences[sentences.len() - take..]
+        .concat()
+        .trim()
+        .to_string()
 }
 
-/// Splits one over-long block into pieces of at most `max` characters: between sentences
-/// where possible, else between words, else inside a word.
-fn split_long(text: &str, max: usize) -> Vec<String> {
-    let mut units: Vec<String> = Vec::new();
+/// The sentences of an over-long block; a sentence longer than `max` is further split
+/// between words.
+fn sentence_units(text: &str, max: usize) -> Vec<String> {
+    let mut units = Vec::new();
     for sentence in text.split_sentence_bounds() {
         if char_len(sentence) <= max {
             units.push(sentence.to_string());
@@ -192,24 +216,7 @@ fn split_long(text: &str, max: usize) -> Vec<String> {
             units.extend(split_words(sentence, max));
         }
     }
-    let mut pieces = Vec::new();
-    let mut cur = String::new();
-    let mut cur_len = 0;
-    for unit in units {
-        let l = char_len(&unit);
-        if cur_len + l > max && cur_len > 0 {
-            pieces.push(cur.trim().to_string());
-            cur.clear();
-            cur_len = 0;
-        }
-        cur.push_str(&unit);
-        cur_len += l;
-    }
-    if !cur.trim().is_empty() {
-        pieces.push(cur.trim().to_string());
-    }
-    pieces.retain(|p| !p.is_empty());
-    pieces
+    units
 }
 
 /// Splits at whitespace into runs of at most `max` characters; words longer than `max` are cut
@@ -269,7 +276,12 @@ mod tests {
         let doc = Document {
             blocks: vec![
                 block(&["Returns"], "You have 30 days.", BlockKind::Paragraph, 3),
-                block(&["Returns"], "Refunds take 5 days.", BlockKind::Paragraph, 5),
+                block(
+                    &["Returns"],
+                    "Refunds take 5 days.",
+                    BlockKind::Paragraph,
+                    5,
+                ),
                 block(&["Shipping"], "We ship to Chile.", BlockKind::Paragraph, 9),
             ],
             ..Default::default()
@@ -296,13 +308,21 @@ mod tests {
         assert!(chunks.len() > 4, "{}", chunks.len());
         for c in &chunks {
             assert!(c.text.chars().count() <= 300, "{}", c.text.len());
-            assert!(c.text.ends_with('.'), "split inside a sentence: {:?}", c.text);
+            assert!(
+                c.text.ends_with('.'),
+                "split inside a sentence: {:?}",
+                c.text
+            );
             assert!(c.text.starts_with("Sentence"), "{:?}", c.text);
         }
-        // Each chunk after the first starts with the last sentence of the one before.
+        // Each chunk after the first starts with whole sentences that end the one before,
+        // at most `overlap_chars` of them.
         for pair in chunks.windows(2) {
-            let last = pair[0].text.split_sentence_bounds().last().unwrap().trim();
-            assert!(pair[1].text.starts_with(last), "no overlap: {:?}", pair[1].text);
+            let first = pair[1].text.split_sentence_bounds().next().unwrap();
+            let at = pair[0].text.rfind(first.trim()).expect("overlap");
+            let repeated = &pair[0].text[at..];
+            assert!(pair[1].text.starts_with(repeated), "{:?}", pair[1].text);
+            assert!(repeated.chars().count() <= 80, "{repeated:?}");
         }
         // Nothing is lost: every sentence appears somewhere.
         let all: String = chunks.iter().map(|c| c.text.as_str()).collect();
@@ -344,7 +364,12 @@ mod tests {
             blocks: vec![
                 block(&["Envíos"], "Chile: 7–12 días", BlockKind::TableRow, 1),
                 block(&["Envíos"], "Brasil: 10–15 días", BlockKind::TableRow, 2),
-                block(&["Envíos"], "¿Preguntas? Escríbenos.", BlockKind::Paragraph, 4),
+                block(
+                    &["Envíos"],
+                    "¿Preguntas? Escríbenos.",
+                    BlockKind::Paragraph,
+                    4,
+                ),
             ],
             ..Default::default()
         };
@@ -355,7 +380,16 @@ mod tests {
         );
         let small = chunk(&doc, &cfg(20, 0));
         assert!(small.iter().all(|c| c.text.chars().count() <= 20));
-        assert_eq!(small.len(), 3);
+        let texts: Vec<&str> = small.iter().map(|c| c.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            vec![
+                "Chile: 7–12 días",
+                "Brasil: 10–15 días",
+                "¿Preguntas?",
+                "Escríbenos."
+            ]
+        );
     }
 
     #[test]

@@ -532,7 +532,7 @@ fn demo(samples: Option<&Path>) -> Result<i32> {
         samples.display(),
         tmp.path().display()
     );
-    let reports = kb.add_paths(&[samples.clone()], &AddOptions::default(), &Bar::new(false))?;
+    let reports = kb.add_paths(std::slice::from_ref(&samples), &AddOptions::default(), &Bar::new(false))?;
     print_reports(&reports, false);
     println!();
     for q in DEMO_QUESTIONS {
@@ -552,7 +552,7 @@ fn demo_versions(kb: &KnowledgeBase<'_>, dir: &Path) -> Result<()> {
         &file,
         "# Opening hours\n\nThe Miami roastery cafe is open daily from 7:00 to 19:00.\n",
     )?;
-    kb.add_paths(&[file.clone()], &AddOptions::default(), &lore::NoProgress)?;
+    kb.add_paths(std::slice::from_ref(&file), &AddOptions::default(), &lore::NoProgress)?;
     std::fs::write(&file, [0u8, 159, 146, 150, 0, 1, 2, 3].repeat(64))?;
     let reports = kb.sync(&["opening-hours.md".to_string()], &lore::NoProgress)?;
     print_reports(&reports, false);

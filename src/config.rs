@@ -126,9 +126,8 @@ impl Config {
         let path = data_dir.join("lore.toml");
         match std::fs::read_to_string(&path) {
             Ok(text) => {
-                let cfg: Config = toml::from_str(&text).map_err(|e| {
-                    Error::invalid(format!("{}: {}", path.display(), e.message()))
-                })?;
+                let cfg: Config = toml::from_str(&text)
+                    .map_err(|e| Error::invalid(format!("{}: {}", path.display(), e.message())))?;
                 cfg.validate()?;
                 Ok(cfg)
             }

@@ -19,7 +19,9 @@ use crate::index::{IndexChunk, IndexWriterGuard, TextIndex};
 use crate::parse::{self, Document};
 use crate::progress::Progress;
 use crate::store::blobs::{content_hash, BlobStore};
-use crate::store::{Catalog, Failure, JobRow, NewChunk, Publish, SourceKind, SourceRow, VersionStats};
+use crate::store::{
+    Catalog, Failure, JobRow, NewChunk, Publish, SourceKind, SourceRow, VersionStats,
+};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::path::Path;
@@ -178,12 +180,17 @@ fn run_batch(
             Prepared::Failed { hash, bytes, error } => {
                 reports.push(fail(ctx, job, source, hash.as_deref(), bytes, &error)?);
             }
-            Prepared::Built(built) => {
-                match write_version(ctx, writer, source, &built) {
-                    Ok((version_id, number)) => building.push((job, source, built, version_id, number)),
-                    Err(error) => reports.push(fail(ctx, job, source, Some(&built.hash), built.stats.bytes, &error)?),
-                }
-            }
+            Prepared::Built(built) => match write_version(ctx, writer, source, &built) {
+                Ok((version_id, number)) => building.push((job, source, built, version_id, number)),
+                Err(error) => reports.push(fail(
+                    ctx,
+                    job,
+                    source,
+                    Some(&built.hash),
+                    built.stats.bytes,
+                    &error,
+                )?),
+            },
         }
     }
     if building.is_empty() {
@@ -242,7 +249,9 @@ fn fail(
     } else {
         tracing::error!(source = %source.name, "ingestion failed: {error}");
     }
-    let version = ctx.catalog.record_failure(source.id, hash, bytes, &failure)?;
+    let version = ctx
+        .catalog
+        .record_failure(source.id, hash, bytes, &failure)?;
     let job_error = (!error.is_user_fault()).then(|| error.to_string());
     ctx.catalog.finish_job(job.id, job_error.as_deref())?;
     Ok(report(
@@ -297,7 +306,12 @@ fn write_version(
 
 /// Fetch, hash, parse, limit and chunk one job. Never panics on any input: a panic inside a
 /// parser is caught and reported as a malformed file, so one bad file cannot stop a batch.
-fn prepare(ctx: &Context<'_>, job: &JobRow, source: &SourceRow, active_hash: Option<&str>) -> Prepared {
+fn prepare(
+    ctx: &Context<'_>,
+    job: &JobRow,
+    source: &SourceRow,
+    active_hash: Option<&str>,
+) -> Prepared {
     let limits = source.options.limits.apply(ctx.config.limits);
     let bytes = match read_origin(ctx, job, source, active_hash, &limits) {
         Ok(b) => b,
@@ -347,20 +361,21 @@ fn read_origin(
 ) -> Result<Vec<u8>> {
     match source.kind {
         SourceKind::File => {
-            let origin = source
-                .origin
-                .as_deref()
-                .ok_or_else(|| Error::Internal(format!("file source {} has no origin", source.id)))?;
-            fetch(&Origin::File(Path::new(origin)), ctx.blobs, limits.max_bytes)
+            let origin = source.origin.as_deref().ok_or_else(|| {
+                Error::Internal(format!("file source {} has no origin", source.id))
+            })?;
+            fetch(
+                &Origin::File(Path::new(origin)),
+                ctx.blobs,
+                limits.max_bytes,
+            )
         }
         SourceKind::Text => {
             // A text entry's origin is its stored body: the job's new body, else the active
             // one (a sync of a text entry is always "unchanged").
-            let hash = job
-                .payload
-                .as_deref()
-                .or(active_hash)
-                .ok_or_else(|| Error::rejected(Reason::OriginMissing, "the text entry has no body"))?;
+            let hash = job.payload.as_deref().or(active_hash).ok_or_else(|| {
+                Error::rejected(Reason::OriginMissing, "the text entry has no body")
+            })?;
             fetch(&Origin::Blob(hash), ctx.blobs, limits.max_bytes)
         }
     }
@@ -451,7 +466,11 @@ mod tests {
             location: Location::default(),
         };
         let mut doc = Document {
-            blocks: vec![block("one two three"), block("four five six seven"), block("eight")],
+            blocks: vec![
+                block("one two three"),
+                block("four five six seven"),
+                block("eight"),
+            ],
             ..Default::default()
         };
         truncate(&mut doc, 22);

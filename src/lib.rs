@@ -197,7 +197,10 @@ impl KnowledgeBase<'_> {
                     .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()))
                 {
                     let entry = entry.map_err(|e| {
-                        Error::rejected(Reason::Unreadable, format!("walking {}: {e}", abs.display()))
+                        Error::rejected(
+                            Reason::Unreadable,
+                            format!("walking {}: {e}", abs.display()),
+                        )
                     })?;
                     if entry.file_type().is_file() {
                         let rel = entry
@@ -230,9 +233,13 @@ impl KnowledgeBase<'_> {
                     }
                     s.id
                 }
-                None => {
-                    catalog.source_insert(self.row.id, SourceKind::File, name, Some(&origin), &options)?
-                }
+                None => catalog.source_insert(
+                    self.row.id,
+                    SourceKind::File,
+                    name,
+                    Some(&origin),
+                    &options,
+                )?,
             };
             catalog.enqueue(self.row.id, id, None)?;
         }

@@ -394,11 +394,12 @@ impl Catalog {
     pub fn kb(&self, name: &str) -> Result<Option<KbRow>> {
         Ok(self
             .lock()
-            .query_row(
-                "SELECT id, name FROM kbs WHERE name = ?1",
-                [name],
-                |r| Ok(KbRow { id: r.get(0)?, name: r.get(1)? }),
-            )
+            .query_row("SELECT id, name FROM kbs WHERE name = ?1", [name], |r| {
+                Ok(KbRow {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                })
+            })
             .optional()?)
     }
 
@@ -408,12 +409,14 @@ impl Catalog {
             "INSERT INTO kbs (name, created_at) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
             params![name, now()],
         )?;
-        Ok(conn.query_row("SELECT id, name FROM kbs WHERE name = ?1", [name], |r| {
-            Ok(KbRow {
-                id: r.get(0)?,
-                name: r.get(1)?,
-            })
-        })?)
+        Ok(
+            conn.query_row("SELECT id, name FROM kbs WHERE name = ?1", [name], |r| {
+                Ok(KbRow {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                })
+            })?,
+        )
     }
 
     pub fn kbs(&self) -> Result<Vec<KbRow>> {
@@ -521,7 +524,9 @@ impl Catalog {
         }
         let mut found = self.sources_by_name(kb_id, key)?;
         match found.len() {
-            0 => Err(Error::not_found(format!("no source with id or name {key:?}"))),
+            0 => Err(Error::not_found(format!(
+                "no source with id or name {key:?}"
+            ))),
             1 => Ok(found.pop().expect("one")),
             _ => Err(Error::invalid(format!(
                 "{} sources are named {key:?}; use an id: {}",
@@ -798,8 +803,7 @@ impl Catalog {
         let mut kept = 0;
         let mut terms = Vec::new();
         for (id, number) in ready {
-            if Some(number) == active || kept < keep.saturating_sub(u32::from(active.is_some()))
-            {
+            if Some(number) == active || kept < keep.saturating_sub(u32::from(active.is_some())) {
                 if Some(number) != active {
                     kept += 1;
                 }
@@ -1027,7 +1031,11 @@ impl Catalog {
         };
         let mut terms = Vec::new();
         for (id, source_id, number) in abandoned {
-            tracing::warn!(source_id, version = number, "abandoned build found; marking failed");
+            tracing::warn!(
+                source_id,
+                version = number,
+                "abandoned build found; marking failed"
+            );
             tx.execute(
                 "UPDATE versions SET state = 'failed', error_reason = 'internal',
                      error_message = 'interrupted: the process building this version stopped',
@@ -1131,7 +1139,13 @@ mod tests {
         let kb = c.kb_create("acme").unwrap();
         assert_eq!(c.kb_create("acme").unwrap(), kb);
         let s = c
-            .source_insert(kb.id, SourceKind::Text, "note", None, &SourceOptions::default())
+            .source_insert(
+                kb.id,
+                SourceKind::Text,
+                "note",
+                None,
+                &SourceOptions::default(),
+            )
             .unwrap();
         let mut numbers = Vec::new();
         for i in 0..5u8 {
@@ -1170,7 +1184,11 @@ mod tests {
         assert_eq!(src.active_version, Some(5));
         assert_eq!(src.status(), SourceStatus::Ready);
         // v1 and v2 are pruned, v3 can be reverted to.
-        assert!(c.set_active(s, 1).unwrap_err().to_string().contains("pruned"));
+        assert!(c
+            .set_active(s, 1)
+            .unwrap_err()
+            .to_string()
+            .contains("pruned"));
         c.set_active(s, 3).unwrap();
         assert!(c.chunks(s, 1).unwrap().is_empty());
         assert_eq!(c.chunks(s, 3).unwrap().len(), 1);
@@ -1182,7 +1200,11 @@ mod tests {
         let src = c.source(kb.id, s).unwrap().unwrap();
         assert_eq!(src.active_version, Some(3));
         assert_eq!(src.status(), SourceStatus::Stale);
-        assert!(c.set_active(s, 6).unwrap_err().to_string().contains("failed"));
+        assert!(c
+            .set_active(s, 6)
+            .unwrap_err()
+            .to_string()
+            .contains("failed"));
         assert_eq!(c.active_pairs(kb.id).unwrap(), vec![(s, 3)]);
         c.set_enabled(s, false).unwrap();
         assert!(c.active_pairs(kb.id).unwrap().is_empty());
@@ -1194,16 +1216,26 @@ mod tests {
         let kb = c.kb_create("k").unwrap();
         let other = c.kb_create("other").unwrap();
         let o = SourceOptions::default();
-        let a = c.source_insert(kb.id, SourceKind::Text, "a", None, &o).unwrap();
-        c.source_insert(kb.id, SourceKind::Text, "dup", None, &o).unwrap();
-        c.source_insert(kb.id, SourceKind::Text, "dup", None, &o).unwrap();
-        let foreign = c.source_insert(other.id, SourceKind::Text, "x", None, &o).unwrap();
+        let a = c
+            .source_insert(kb.id, SourceKind::Text, "a", None, &o)
+            .unwrap();
+        c.source_insert(kb.id, SourceKind::Text, "dup", None, &o)
+            .unwrap();
+        c.source_insert(kb.id, SourceKind::Text, "dup", None, &o)
+            .unwrap();
+        let foreign = c
+            .source_insert(other.id, SourceKind::Text, "x", None, &o)
+            .unwrap();
         assert_eq!(c.resolve_source(kb.id, "a").unwrap().id, a);
         assert_eq!(c.resolve_source(kb.id, &a.to_string()).unwrap().id, a);
         let e = c.resolve_source(kb.id, "dup").unwrap_err();
         assert_eq!(e.reason(), Some(Reason::InvalidArgument));
         let e = c.resolve_source(kb.id, &foreign.to_string()).unwrap_err();
-        assert_eq!(e.reason(), Some(Reason::NotFound), "another kb's id must not resolve");
+        assert_eq!(
+            e.reason(),
+            Some(Reason::NotFound),
+            "another kb's id must not resolve"
+        );
     }
 
     #[test]
@@ -1211,7 +1243,13 @@ mod tests {
         let (_d, c) = open();
         let kb = c.kb_create("k").unwrap();
         let s = c
-            .source_insert(kb.id, SourceKind::Text, "a", None, &SourceOptions::default())
+            .source_insert(
+                kb.id,
+                SourceKind::Text,
+                "a",
+                None,
+                &SourceOptions::default(),
+            )
             .unwrap();
         let j1 = c.enqueue(kb.id, s, Some("p1")).unwrap();
         let j2 = c.enqueue(kb.id, s, Some("p2")).unwrap();

@@ -1,0 +1,185 @@
+//! Ingestion: limits, named failures, folders, encodings and formats end to end.
+
+use crate::common::*;
+use lore::{AddOptions, LimitOverrides, LimitPolicy, NoProgress, Outcome};
+
+fn add_with(
+    kb: &lore::KnowledgeBase<'_>,
+    path: &std::path::Path,
+    limits: LimitOverrides,
+) -> lore::IngestReport {
+    let mut r = kb
+        .add_paths(&[path.to_path_buf()], &AddOptions { limits }, &NoProgress)
+        .unwrap();
+    r.pop().unwrap()
+}
+
+#[test]
+fn byte_limit_rejects_and_char_limit_rejects_or_truncates() {
+    let env = Env::new();
+    let lore = env.lore();
+    let kb = lore.kb("k").unwrap();
+    let text = "Coffee is roasted on Mondays. ".repeat(100); // 3,000 chars
+    let path = env.write("long.txt", &text);
+
+    let r = add_with(
+        &kb,
+        &path,
+        LimitOverrides {
+            max_bytes: Some(1000),
+            ..Default::default()
+        },
+    );
+    assert_eq!(failed_reason(&r), "too-large");
+    match &r.outcome {
+        Outcome::Failed { message, .. } => assert!(message.contains("1000"), "{message}"),
+        _ => unreachable!(),
+    }
+
+    let r = add_with(
+        &kb,
+        &path,
+        LimitOverrides {
+            max_bytes: Some(1_000_000),
+            max_chars: Some(500),
+            on_limit: Some(LimitPolicy::Reject),
+        },
+    );
+    assert_eq!(failed_reason(&r), "too-many-chars");
+
+    let r = add_with(
+        &kb,
+        &path,
+        LimitOverrides {
+            max_chars: Some(500),
+            on_limit: Some(LimitPolicy::Truncate),
+            ..Default::default()
+        },
+    );
+    match &r.outcome {
+        Outcome::Created { warnings, .. } => {
+            assert!(
+                warnings.iter().any(|w| w.contains("truncated")),
+                "{warnings:?}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    let d = kb.show("long.txt").unwrap();
+    let v = d.versions.last().unwrap();
+    assert!(v.stats.truncated);
+    assert!(v.stats.chars <= 500, "{}", v.stats.chars);
+    assert!(v.warnings[0].contains("3000"), "{:?}", v.warnings);
+    // The limits chosen at add time are kept for later syncs.
+    assert_eq!(d.source.options.limits.max_chars, Some(500));
+}
+
+#[test]
+fn bad_content_gets_named_reasons() {
+    let env = Env::new();
+    let lore = env.lore();
+    let kb = lore.kb("k").unwrap();
+    let cases: &[(&str, Vec<u8>, &str)] = &[
+        ("empty.txt", Vec::new(), "empty"),
+        ("blank.md", b"   \n\n\t\n".to_vec(), "empty"),
+        (
+            "nul.txt",
+            [b"abc\0\0\0def".as_slice(), &random_bytes(512, 3)].concat(),
+            "binary",
+        ),
+        (
+            "doc.pdf",
+            b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n".to_vec(),
+            "unsupported-format",
+        ),
+        (
+            "scripts.html",
+            b"<html><body><script>var a=1;</script><nav>Home</nav></body></html>".to_vec(),
+            "empty",
+        ),
+    ];
+    for (name, bytes, reason) in cases {
+        let r = add(&kb, &env.write(name, bytes));
+        assert_eq!(&failed_reason(&r), reason, "{name}");
+        let d = kb.show(name).unwrap();
+        assert_eq!(d.source.last_error.as_ref().unwrap().reason, *reason);
+    }
+}
+
+#[test]
+fn folders_are_added_recursively_skipping_hidden_files_and_named_by_relative_path() {
+    let env = Env::new();
+    let root = env.files.path().join("site");
+    std::fs::create_dir_all(root.join("policies")).unwrap();
+    std::fs::create_dir_all(root.join(".git")).unwrap();
+    std::fs::write(root.join("index.md"), "# Welcome\n\nWelcome to the shop.\n").unwrap();
+    std::fs::write(
+        root.join("policies/returns.md"),
+        "# Returns\n\nThirty days.\n",
+    )
+    .unwrap();
+    std::fs::write(root.join(".DS_Store"), [0u8; 64]).unwrap();
+    std::fs::write(root.join(".git/config"), "[core]\n").unwrap();
+    let lore = env.lore();
+    let kb = lore.kb("k").unwrap();
+    let reports = kb
+        .add_paths(std::slice::from_ref(&root), &AddOptions::default(), &NoProgress)
+        .unwrap();
+    let mut names: Vec<_> = reports.iter().map(|r| r.source_name.clone()).collect();
+    names.sort();
+    assert_eq!(names, vec!["index.md", "policies/returns.md"]);
+    assert!(reports
+        .iter()
+        .all(|r| matches!(r.outcome, Outcome::Created { .. })));
+    // A path that does not exist is refused before anything is queued.
+    let e = kb
+        .add_paths(
+            &[root.join("index.md"), root.join("missing.md")],
+            &AddOptions::default(),
+            &NoProgress,
+        )
+        .unwrap_err();
+    assert_eq!(e.reason(), Some(lore::Reason::OriginMissing));
+    assert_eq!(kb.sources().unwrap().len(), 2);
+}
+
+#[test]
+fn legacy_encodings_are_decoded_and_searchable_without_accents() {
+    let env = Env::new();
+    let lore = env.lore();
+    let kb = lore.kb("k").unwrap();
+    // "Envío gratis a España en pedidos de más de 120 dólares." in windows-1252.
+    let (bytes, _, _) = encoding_rs::WINDOWS_1252
+        .encode("Envío gratis a España en pedidos de más de 120 dólares. ¿Preguntas? Escríbanos.");
+    let r = add(&kb, &env.write("envio.txt", &bytes));
+    assert!(matches!(r.outcome, Outcome::Created { .. }), "{r:?}");
+    let hits = kb.search("envio espana", 5).unwrap().hits;
+    assert_eq!(hits.len(), 1);
+    assert!(
+        hits[0].text.contains("Envío gratis a España"),
+        "{}",
+        hits[0].text
+    );
+}
+
+#[test]
+fn html_keeps_main_content_and_drops_navigation() {
+    let env = Env::new();
+    let lore = env.lore();
+    let kb = lore.kb("k").unwrap();
+    let html = r#"<!doctype html><html><head><title>Shipping</title><style>p{}</style></head>
+<body><header>Brand menu</header><nav><a href="/">Home</a> Cart</nav>
+<main><h1>Shipping</h1><h2>Chile</h2><p>Orders to Chile arrive in 7 to 12 business days.</p>
+<table><thead><tr><th>Country</th><th>Days</th></tr></thead><tbody><tr><td>Brazil</td><td>10-15</td></tr></tbody></table>
+</main><footer>Copyright footer</footer><script>track()</script></body></html>"#;
+    add(&kb, &env.write("shipping.html", html));
+    let hits = kb.search("chile business days", 5).unwrap().hits;
+    assert_eq!(hits[0].heading_path, vec!["Shipping", "Chile"]);
+    assert!(hits[0].text.contains("Country: Brazil"), "{}", hits[0].text);
+    for dropped in ["Home", "Cart", "Copyright", "track", "Brand"] {
+        assert!(
+            kb.search(dropped, 5).unwrap().hits.is_empty(),
+            "{dropped} should be dropped"
+        );
+    }
+}
