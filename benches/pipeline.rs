@@ -10,9 +10,12 @@ fn samples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-sources")
 }
 
+/// Sample files (name, bytes) of one format.
+type Group = (lore::parse::Format, Vec<(String, Vec<u8>)>);
+
 /// Every sample file with its bytes, grouped by the format lore detects.
-fn files_by_format() -> Vec<(lore::parse::Format, Vec<(String, Vec<u8>)>)> {
-    let mut groups: Vec<(lore::parse::Format, Vec<(String, Vec<u8>)>)> = Vec::new();
+fn files_by_format() -> Vec<Group> {
+    let mut groups: Vec<Group> = Vec::new();
     let mut entries: Vec<_> = std::fs::read_dir(samples())
         .expect("sample-sources")
         .flatten()

@@ -396,10 +396,7 @@ fn print_sources(sources: &[SourceRow]) {
         println!("no sources yet: add some with `lore add PATH` or `lore add-text`");
         return;
     }
-    println!(
-        "{:>4}  {:<5} {:<10} {:>6}  {}",
-        "id", "kind", "status", "active", "name"
-    );
+    println!("{:>4}  {:<5} {:<10} {:>6}  name", "id", "kind", "status", "active");
     for s in sources {
         let active = s
             .active_version
