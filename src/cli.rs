@@ -396,7 +396,10 @@ fn print_sources(sources: &[SourceRow]) {
         println!("no sources yet: add some with `lore add PATH` or `lore add-text`");
         return;
     }
-    println!("{:>4}  {:<5} {:<10} {:>6}  name", "id", "kind", "status", "active");
+    println!(
+        "{:>4}  {:<5} {:<10} {:>6}  name",
+        "id", "kind", "status", "active"
+    );
     for s in sources {
         let active = s
             .active_version
@@ -529,7 +532,11 @@ fn demo(samples: Option<&Path>) -> Result<i32> {
         samples.display(),
         tmp.path().display()
     );
-    let reports = kb.add_paths(std::slice::from_ref(&samples), &AddOptions::default(), &Bar::new(false))?;
+    let reports = kb.add_paths(
+        std::slice::from_ref(&samples),
+        &AddOptions::default(),
+        &Bar::new(false),
+    )?;
     print_reports(&reports, false);
     println!();
     for q in DEMO_QUESTIONS {
@@ -549,7 +556,14 @@ fn demo_versions(kb: &KnowledgeBase<'_>, dir: &Path) -> Result<()> {
         &file,
         "# Opening hours\n\nThe Miami roastery cafe is open daily from 7:00 to 19:00.\n",
     )?;
-    kb.add_paths(std::slice::from_ref(&file), &AddOptions::default(), &lore::NoProgress)?;
+    kb.add_paths(
+        std::slice::from_ref(&file),
+        &AddOptions::default(),
+        &lore::NoProgress,
+    )?;
+    println!(
+        "added opening-hours.md v1; now its file is overwritten with binary garbage and synced:"
+    );
     std::fs::write(&file, [0u8, 159, 146, 150, 0, 1, 2, 3].repeat(64))?;
     let reports = kb.sync(&["opening-hours.md".to_string()], &lore::NoProgress)?;
     print_reports(&reports, false);

@@ -1,18 +1,501 @@
-//! placeholder
+//! Format detection: which parser gets a file.
+//!
+//! The content decides, not the name: users rename files, download `.html` pages saved as
+//! `.txt`, and upload PDFs called `policy.txt`. Magic numbers identify binary formats (and
+//! refuse them with a message that says what the file is, so the admin knows what to do),
+//! markup sniffing identifies HTML, and the file name only breaks the tie between text
+//! formats whose content is ambiguous (a `.md` file is Markdown even if it uses no syntax).
+
+use super::decode::looks_binary;
 use super::Format;
 use crate::error::{Error, Reason, Result};
-pub fn detect(bytes: &[u8], name: Option<&str>) -> Result<Format> {
-    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(Error::rejected(Reason::Empty, "empty"));
+use std::borrow::Cow;
+
+/// A file signature: byte strings at fixed offsets, all of which must match.
+type Signature = &'static [(usize, &'static [u8])];
+
+/// Binary formats recognised by their signature: every part `(offset, bytes)` must match.
+/// The first matching entry names the format, so specific entries (WebP) come before the
+/// general ones they refine (RIFF).
+///
+/// Formats lore will parse later (PDF, DOCX, XLSX, …) move from here to a parser; until
+/// then they are refused as unsupported rather than as unreadable binary.
+const MAGIC: &[(Signature, &str)] = &[
+    (&[(0, b"%PDF-")], "pdf document"),
+    (&[(0, b"PK\x03\x04")], "zip archive (docx/xlsx/odt?)"),
+    (
+        &[(0, b"\xD0\xCF\x11\xE0")],
+        "legacy office document (doc/xls/ppt)",
+    ),
+    (&[(0, b"\x89PNG\r\n\x1a\n")], "png image"),
+    (&[(0, b"\xFF\xD8\xFF")], "jpeg image"),
+    (&[(0, b"GIF87a")], "gif image"),
+    (&[(0, b"GIF89a")], "gif image"),
+    (&[(0, b"\x1F\x8B")], "gzip archive"),
+    (&[(0, b"7z\xBC\xAF\x27\x1C")], "7z archive"),
+    (&[(0, b"Rar!\x1A\x07")], "rar archive"),
+    (&[(0, b"\x7FELF")], "elf executable"),
+    (&[(0, b"RIFF"), (8, b"WEBP")], "webp image"),
+    (&[(0, b"RIFF"), (8, b"WAVE")], "wav audio"),
+    (&[(0, b"RIFF"), (8, b"AVI ")], "avi video"),
+    (&[(0, b"RIFF")], "riff media file"),
+    (&[(0, b"ID3")], "mp3 audio"),
+    (&[(0, b"\xFF\xFB")], "mp3 audio"),
+    (&[(4, b"ftyp")], "mp4/quicktime media"),
+    (&[(0, b"SQLite format 3\0")], "sqlite database"),
+];
+
+/// How much decoded text the sniffers look at.
+const SNIFF_LEN: usize = 64 * 1024;
+
+/// How far into the document `<html>`, `<head>` or `<body>` must appear to count.
+const HTML_TAG_WINDOW: usize = 1024;
+
+/// Detects the format of `bytes`; `file_name` (a bare name or a path) only breaks ties
+/// between text formats.
+///
+/// Errors: [`Reason::Empty`] for no content or only whitespace,
+/// [`Reason::UnsupportedFormat`] for a recognised binary format, [`Reason::Binary`] for
+/// other binary data.
+pub fn detect(bytes: &[u8], file_name: Option<&str>) -> Result<Format> {
+    if let Some(name) = binary_format(bytes) {
+        return Err(Error::rejected(
+            Reason::UnsupportedFormat,
+            format!("file is a {name}, which lore cannot parse yet"),
+        ));
     }
-    if bytes.contains(&0) {
-        return Err(Error::rejected(Reason::Binary, "binary"));
+    if looks_binary(bytes) {
+        return Err(Error::rejected(
+            Reason::Binary,
+            "file is binary data, not text",
+        ));
     }
-    if name.is_some_and(|n| n.ends_with(".md")) {
-        return Ok(Format::Markdown);
+    let text = sniff_text(bytes);
+    if is_blank(bytes, &text) {
+        return Err(Error::rejected(
+            Reason::Empty,
+            "file is empty or contains only whitespace",
+        ));
     }
-    if name.is_some_and(|n| n.ends_with(".html")) {
-        return Ok(Format::Html);
+    let hint = NameHint::of(file_name);
+    let format = match html_signal(&text) {
+        HtmlSignal::Decisive => Format::Html,
+        HtmlSignal::Likely if hint != NameHint::Markdown => Format::Html,
+        HtmlSignal::Markup if hint == NameHint::Html => Format::Html,
+        _ => match hint {
+            NameHint::Markdown => Format::Markdown,
+            NameHint::Text => Format::Text,
+            NameHint::Html | NameHint::None if looks_like_markdown(&text) => Format::Markdown,
+            NameHint::Html | NameHint::None => Format::Text,
+        },
+    };
+    tracing::debug!(?file_name, %format, "detected format");
+    Ok(format)
+}
+
+/// The name of the binary format `bytes` start with, if any.
+fn binary_format(bytes: &[u8]) -> Option<&'static str> {
+    MAGIC
+        .iter()
+        .find(|(parts, _)| {
+            parts.iter().all(|&(offset, magic)| {
+                bytes
+                    .get(offset..offset + magic.len())
+                    .is_some_and(|b| b == magic)
+            })
+        })
+        .map(|&(_, name)| name)
+}
+
+/// A lossy decoding of the start of the content, good enough for sniffing: the markers
+/// looked for are ASCII, which reads the same in every ASCII-compatible encoding, so only a
+/// UTF-16 BOM needs a real decoder.
+fn sniff_text(bytes: &[u8]) -> Cow<'_, str> {
+    match encoding_rs::Encoding::for_bom(bytes) {
+        Some((encoding, bom_len)) => {
+            let body = bytes.get(bom_len..).unwrap_or_default();
+            let end = body.len().min(SNIFF_LEN * 2);
+            let (text, _) = encoding.decode_without_bom_handling(&body[..end]);
+            text
+        }
+        None => String::from_utf8_lossy(&bytes[..bytes.len().min(SNIFF_LEN)]),
     }
-    Ok(Format::Text)
+}
+
+/// True when there is nothing but whitespace. Checks all of an ASCII-compatible content
+/// (cheap, and whitespace can go on for longer than the sniffed prefix); for UTF-16 the
+/// sniffed text stands in for the whole.
+fn is_blank(bytes: &[u8], text: &str) -> bool {
+    match encoding_rs::Encoding::for_bom(bytes) {
+        Some((encoding, _)) if encoding != encoding_rs::UTF_8 => text.trim().is_empty(),
+        Some((_, bom_len)) => bytes
+            .get(bom_len..)
+            .unwrap_or_default()
+            .iter()
+            .all(u8::is_ascii_whitespace),
+        None => bytes.iter().all(u8::is_ascii_whitespace),
+    }
+}
+
+/// What the file name says about a text format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NameHint {
+    None,
+    Text,
+    Markdown,
+    Html,
+}
+
+impl NameHint {
+    fn of(file_name: Option<&str>) -> Self {
+        let Some(name) = file_name else {
+            return NameHint::None;
+        };
+        let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+        let Some((_, ext)) = base.rsplit_once('.') else {
+            return NameHint::None;
+        };
+        match ext.to_ascii_lowercase().as_str() {
+            "md" | "markdown" | "mdown" | "mkd" => NameHint::Markdown,
+            "html" | "htm" | "xhtml" => NameHint::Html,
+            "txt" | "text" => NameHint::Text,
+            _ => NameHint::None,
+        }
+    }
+}
+
+/// How strongly the content says "HTML".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HtmlSignal {
+    /// Starts with `<!doctype html` or `<html`: HTML whatever the name says.
+    Decisive,
+    /// Starts with a tag and has `<html>`, `<head>` or `<body>` near the start: HTML unless
+    /// the name says Markdown (which may legitimately embed such tags).
+    Likely,
+    /// Starts with a tag but nothing page-like: HTML only if the name says so.
+    Markup,
+    None,
+}
+
+fn html_signal(text: &str) -> HtmlSignal {
+    let rest = skip_prologue(text);
+    let lower: String = rest
+        .chars()
+        .take(HTML_TAG_WINDOW)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if lower.starts_with("<!doctype html") || starts_with_tag(&lower, "html") {
+        HtmlSignal::Decisive
+    } else if !lower.starts_with('<') {
+        HtmlSignal::None
+    } else if ["html", "head", "body"]
+        .iter()
+        .any(|tag| contains_tag(&lower, tag))
+    {
+        HtmlSignal::Likely
+    } else {
+        HtmlSignal::Markup
+    }
+}
+
+/// Skips what may precede the root of an HTML document: a BOM, whitespace, comments and an
+/// XML declaration.
+fn skip_prologue(text: &str) -> &str {
+    let mut rest = text.trim_start_matches('\u{FEFF}');
+    loop {
+        rest = rest.trim_start();
+        if let Some(comment) = rest.strip_prefix("<!--") {
+            rest = comment.find("-->").map_or("", |end| &comment[end + 3..]);
+        } else if let Some(decl) = rest.strip_prefix("<?") {
+            rest = decl.find("?>").map_or("", |end| &decl[end + 2..]);
+        } else {
+            return rest;
+        }
+    }
+}
+
+/// True when `lower` starts with the tag `<name` (followed by `>`, `/` or whitespace, so
+/// that `<htmlfoo>` does not count).
+fn starts_with_tag(lower: &str, name: &str) -> bool {
+    lower
+        .strip_prefix('<')
+        .and_then(|r| r.strip_prefix(name))
+        .is_some_and(|r| {
+            r.is_empty() || r.starts_with(['>', '/']) || r.starts_with(char::is_whitespace)
+        })
+}
+
+fn contains_tag(lower: &str, name: &str) -> bool {
+    lower
+        .match_indices('<')
+        .any(|(i, _)| starts_with_tag(&lower[i..], name))
+}
+
+/// Conservative Markdown sniffing for files without a telling name: at least one ATX
+/// heading (`# Title`) plus at least two other Markdown constructs (list items, links,
+/// emphasis or inline code, code fences). A lone `#` line is common in scripts and config
+/// files, so shebangs and files where most lines start with `#` do not count.
+fn looks_like_markdown(text: &str) -> bool {
+    if text.starts_with("#!") {
+        return false;
+    }
+    let mut non_blank = 0usize;
+    let mut hashed = 0usize;
+    let mut headings = 0usize;
+    let mut others = 0usize;
+    let mut in_fence = false;
+    for line in text.lines().take(500) {
+        let trimmed = line.trim();
+        if trimmed.is_empty() {
+            continue;
+        }
+        non_blank += 1;
+        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            in_fence = !in_fence;
+            others += 1;
+            continue;
+        }
+        if in_fence {
+            continue;
+        }
+        if trimmed.starts_with('#') {
+            hashed += 1;
+        }
+        if is_atx_heading(line) {
+            headings += 1;
+        } else if is_list_item(trimmed) {
+            others += 1;
+        }
+        others += count_links(trimmed) + count_emphasis(trimmed);
+    }
+    headings > 0 && others >= 2 && hashed * 2 <= non_blank
+}
+
+/// `# Heading` … `###### Heading` at the start of a line (up to three spaces of indent).
+fn is_atx_heading(line: &str) -> bool {
+    let indent = line.len() - line.trim_start_matches(' ').len();
+    let rest = &line[indent..];
+    let hashes = rest.len() - rest.trim_start_matches('#').len();
+    indent <= 3
+        && (1..=6).contains(&hashes)
+        && rest[hashes..].starts_with([' ', '\t'])
+        && !rest[hashes..].trim().is_empty()
+}
+
+fn is_list_item(trimmed: &str) -> bool {
+    if trimmed.starts_with("- ") || trimmed.starts_with("* ") || trimmed.starts_with("+ ") {
+        return true;
+    }
+    let digits = trimmed.len()
+        - trimmed
+            .trim_start_matches(|c: char| c.is_ascii_digit())
+            .len();
+    (1..=3).contains(&digits) && trimmed[digits..].starts_with(". ")
+}
+
+/// Occurrences of `[text](target)`.
+fn count_links(line: &str) -> usize {
+    line.match_indices("](")
+        .filter(|&(i, _)| line[..i].contains('[') && line[i + 2..].contains(')'))
+        .count()
+}
+
+/// Occurrences of `**strong**`, `__strong__` and `` `code` `` spans.
+fn count_emphasis(line: &str) -> usize {
+    let pairs = |delim: &str| line.matches(delim).count() / 2;
+    pairs("**") + pairs("__") + line.matches('`').count() / 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(bytes: &[u8]) -> Reason {
+        detect(bytes, None)
+            .expect_err("expected an error")
+            .reason()
+            .expect("user fault")
+    }
+
+    fn message(bytes: &[u8]) -> String {
+        detect(bytes, None)
+            .expect_err("expected an error")
+            .to_string()
+    }
+
+    #[test]
+    fn empty_and_whitespace_are_empty() {
+        assert_eq!(reason(b""), Reason::Empty);
+        assert_eq!(reason(b" \n\t\r\n  "), Reason::Empty);
+        assert_eq!(reason(b"\xEF\xBB\xBF \n"), Reason::Empty);
+        assert_eq!(reason(b"\xFF\xFE \0\n\0"), Reason::Empty);
+    }
+
+    #[test]
+    fn every_magic_number_is_unsupported_and_named() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"%PDF-1.7\n%\xE2\xE3", "pdf document"),
+            (b"PK\x03\x04\x14\0\x06\0", "zip archive (docx/xlsx/odt?)"),
+            (b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", "legacy office"),
+            (b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", "png image"),
+            (b"\xFF\xD8\xFF\xE0\0\x10JFIF", "jpeg image"),
+            (b"GIF87a\x01\0", "gif image"),
+            (b"GIF89a\x01\0", "gif image"),
+            (b"\x1F\x8B\x08\0", "gzip archive"),
+            (b"7z\xBC\xAF\x27\x1C\0\x04", "7z archive"),
+            (b"Rar!\x1A\x07\x01\0", "rar archive"),
+            (b"\x7FELF\x02\x01\x01", "elf executable"),
+            (b"RIFF\x24\0\0\0WEBPVP8 ", "webp image"),
+            (b"RIFF\x24\0\0\0WAVEfmt ", "wav audio"),
+            (b"RIFF\x24\0\0\0AVI LIST", "avi video"),
+            (b"ID3\x03\0\0\0\0\x0f\x76", "mp3 audio"),
+            (b"\xFF\xFB\x90\x64\0", "mp3 audio"),
+            (b"\0\0\0\x20ftypisom\0\0\x02\0", "mp4/quicktime media"),
+            (b"SQLite format 3\0\x10\0", "sqlite database"),
+        ];
+        for (bytes, name) in cases {
+            assert_eq!(reason(bytes), Reason::UnsupportedFormat, "{name}");
+            assert!(message(bytes).contains(name), "{name}: {}", message(bytes));
+        }
+    }
+
+    #[test]
+    fn png_header_with_random_bytes_is_unsupported() {
+        let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+        let mut x = 0x2545_F491_u32;
+        for _ in 0..4096 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            bytes.push(x as u8);
+        }
+        assert_eq!(
+            message(&bytes),
+            "unsupported-format: file is a png image, which lore cannot parse yet"
+        );
+    }
+
+    #[test]
+    fn unknown_binary_is_binary() {
+        assert_eq!(reason(b"hello\0world"), Reason::Binary);
+        assert_eq!(
+            reason(&[0x01, 0x02, 0x03, 0x04, b'a', b'b', 0x05]),
+            Reason::Binary
+        );
+        // Text that merely mentions a signature later on is text.
+        assert_eq!(
+            detect(b"see %PDF- for details", None).unwrap(),
+            Format::Text
+        );
+    }
+
+    #[test]
+    fn html_is_sniffed_from_content() {
+        let html = |s: &str| detect(s.as_bytes(), None).unwrap();
+        assert_eq!(html("<!DOCTYPE html><title>x</title>"), Format::Html);
+        assert_eq!(html("  \n<HTML lang=en><p>x"), Format::Html);
+        assert_eq!(
+            html("\u{FEFF}<!-- saved from url --><!doctype html>"),
+            Format::Html
+        );
+        assert_eq!(
+            html("<?xml version=\"1.0\"?>\n<html xmlns=\"x\">"),
+            Format::Html
+        );
+        assert_eq!(
+            html("<meta charset=utf-8>\n<head><title>x</title></head>"),
+            Format::Html
+        );
+        assert_eq!(html("<htmlfoo>not a page</htmlfoo>"), Format::Text);
+        assert_eq!(
+            html("Put your scripts in the <head> element."),
+            Format::Text
+        );
+        assert_eq!(html("<p>just a fragment</p>"), Format::Text);
+        // A fragment is HTML when the name says so.
+        assert_eq!(
+            detect(b"<p>fragment</p>", Some("a.htm")).unwrap(),
+            Format::Html
+        );
+        // Content wins over the name.
+        assert_eq!(
+            detect(b"<!doctype html><p>x", Some("notes.txt")).unwrap(),
+            Format::Html
+        );
+        assert_eq!(
+            detect(b"<!doctype html><p>x", Some("notes.md")).unwrap(),
+            Format::Html
+        );
+    }
+
+    #[test]
+    fn utf16_html_is_sniffed() {
+        let mut bytes = vec![0xFF, 0xFE];
+        for unit in "<!-- x -->\r\n<html><body>hi</body></html>".encode_utf16() {
+            bytes.extend_from_slice(&unit.to_le_bytes());
+        }
+        assert_eq!(detect(&bytes, None).unwrap(), Format::Html);
+    }
+
+    #[test]
+    fn markdown_by_name() {
+        for name in [
+            "README.md",
+            "a/b/notes.MARKDOWN",
+            "x.mdown",
+            "C:\\docs\\y.mkd",
+        ] {
+            assert_eq!(
+                detect(b"plain words", Some(name)).unwrap(),
+                Format::Markdown,
+                "{name}"
+            );
+        }
+        // Markdown may embed page-level tags; the name keeps it Markdown.
+        assert_eq!(
+            detect(b"<div><body>demo</body></div>\n\n# Title", Some("demo.md")).unwrap(),
+            Format::Markdown
+        );
+    }
+
+    #[test]
+    fn markdown_by_content_is_conservative() {
+        let md = "# Returns\n\nYou can return items within **30 days**.\n\n\
+                  - unused items\n- with receipt\n\nSee [the policy](https://x/p).\n";
+        assert_eq!(detect(md.as_bytes(), None).unwrap(), Format::Markdown);
+        assert_eq!(
+            detect(md.as_bytes(), Some("notes")).unwrap(),
+            Format::Markdown
+        );
+        // A decisive text name wins over Markdown-looking content.
+        assert_eq!(
+            detect(md.as_bytes(), Some("notes.txt")).unwrap(),
+            Format::Text
+        );
+        // A heading alone is not enough.
+        assert_eq!(
+            detect(b"# Notes\n\nJust text.\n", None).unwrap(),
+            Format::Text
+        );
+        // Lists and links without a heading are not enough.
+        assert_eq!(
+            detect(b"- a [x](y)\n- b [z](w)\n", None).unwrap(),
+            Format::Text
+        );
+        // Shell scripts and config files are full of `# comments`.
+        let script = "#!/bin/sh\n# Install\n- step `a`\n- step `b`\n";
+        assert_eq!(detect(script.as_bytes(), None).unwrap(), Format::Text);
+        let config = "# Settings\n# more\n# more\nkey = `a` `b` `c`\n";
+        assert_eq!(detect(config.as_bytes(), None).unwrap(), Format::Text);
+        // Headings inside code fences do not count.
+        let fenced = "```\n# not a heading\n```\nplain\n";
+        assert_eq!(detect(fenced.as_bytes(), None).unwrap(), Format::Text);
+    }
+
+    #[test]
+    fn plain_text_and_legacy_encodings_are_text() {
+        assert_eq!(detect(b"Hello\nworld\n", None).unwrap(), Format::Text);
+        let (latin1, _, _) = encoding_rs::WINDOWS_1252.encode("¿Dónde está mi pedido?");
+        assert_eq!(detect(&latin1, Some("faq.txt")).unwrap(), Format::Text);
+    }
 }

@@ -190,7 +190,9 @@ fn demo_ingests_the_samples_and_prints_cited_answers() {
         .output()
         .unwrap();
     let stdout = ok(&out);
-    assert!(!stdout.contains("FAILED"), "{stdout}");
+    // Every sample ingests; the only failure is the demo's deliberately broken update.
+    assert_eq!(stdout.matches("FAILED").count(), 1, "{stdout}");
+    assert!(stdout.contains("FAILED   opening-hours.md"), "{stdout}");
     // Citations name the sample files and their versions.
     assert!(
         stdout.contains("returns-policy.md v1") || stdout.contains("faq.md v1"),

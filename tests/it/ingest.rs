@@ -69,9 +69,65 @@ fn byte_limit_rejects_and_char_limit_rejects_or_truncates() {
     let v = d.versions.last().unwrap();
     assert!(v.stats.truncated);
     assert!(v.stats.chars <= 500, "{}", v.stats.chars);
-    assert!(v.warnings[0].contains("3000"), "{:?}", v.warnings);
+    assert!(
+        v.warnings[0].contains("of 2999 characters"),
+        "{:?}",
+        v.warnings
+    );
     // The limits chosen at add time are kept for later syncs.
     assert_eq!(d.source.options.limits.max_chars, Some(500));
+}
+
+#[test]
+fn every_format_honours_the_limits() {
+    let env = Env::new();
+    let lore = env.lore();
+    let kb = lore.kb("k").unwrap();
+    let para = "Our kettles keep water at the chosen temperature. ".repeat(20);
+    let files = [
+        ("limits.txt", format!("{para}\n\n{para}\n")),
+        ("limits.md", format!("# Kettles\n\n{para}\n\n{para}\n")),
+        (
+            "limits.html",
+            format!(
+                "<html><body><main><h1>Kettles</h1><p>{para}</p><p>{para}</p></main></body></html>"
+            ),
+        ),
+    ];
+    for (name, body) in &files {
+        let path = env.write(name, body);
+        let over_bytes = LimitOverrides {
+            max_bytes: Some(100),
+            ..Default::default()
+        };
+        assert_eq!(
+            failed_reason(&add_with(&kb, &path, over_bytes)),
+            "too-large",
+            "{name}"
+        );
+        let reject = LimitOverrides {
+            max_chars: Some(300),
+            on_limit: Some(LimitPolicy::Reject),
+            ..Default::default()
+        };
+        assert_eq!(
+            failed_reason(&add_with(&kb, &path, reject)),
+            "too-many-chars",
+            "{name}"
+        );
+        let truncate = LimitOverrides {
+            max_chars: Some(300),
+            on_limit: Some(LimitPolicy::Truncate),
+            ..Default::default()
+        };
+        let r = add_with(&kb, &path, truncate);
+        assert!(
+            matches!(r.outcome, Outcome::Created { .. }),
+            "{name}: {r:?}"
+        );
+        let v = kb.show(name).unwrap().versions.pop().unwrap();
+        assert!(v.stats.truncated && v.stats.chars <= 300, "{name}: {v:?}");
+    }
 }
 
 #[test]
@@ -123,7 +179,11 @@ fn folders_are_added_recursively_skipping_hidden_files_and_named_by_relative_pat
     let lore = env.lore();
     let kb = lore.kb("k").unwrap();
     let reports = kb
-        .add_paths(std::slice::from_ref(&root), &AddOptions::default(), &NoProgress)
+        .add_paths(
+            std::slice::from_ref(&root),
+            &AddOptions::default(),
+            &NoProgress,
+        )
         .unwrap();
     let mut names: Vec<_> = reports.iter().map(|r| r.source_name.clone()).collect();
     names.sort();
