@@ -45,7 +45,7 @@ fn parse(c: &mut Criterion) {
         g.bench_function(format.as_str(), |b| {
             b.iter(|| {
                 for (name, bytes) in &files {
-                    black_box(lore::parse::parse(bytes, Some(name)).unwrap());
+                    black_box(lore::parse::parse(bytes, Some(name), &Default::default()).unwrap());
                 }
             })
         });
@@ -57,7 +57,11 @@ fn chunk(c: &mut Criterion) {
     let docs: Vec<_> = files_by_format()
         .into_iter()
         .flat_map(|(_, files)| files)
-        .map(|(name, bytes)| lore::parse::parse(&bytes, Some(&name)).unwrap().1)
+        .map(|(name, bytes)| {
+            lore::parse::parse(&bytes, Some(&name), &Default::default())
+                .unwrap()
+                .1
+        })
         .collect();
     let chars: usize = docs.iter().map(|d| d.char_count()).sum();
     let mut g = c.benchmark_group("chunk");

@@ -120,7 +120,10 @@ struct LimitArgs {
     /// Character limit of a source's text.
     #[arg(long)]
     max_chars: Option<u64>,
-    /// What to do over the character limit: reject or truncate.
+    /// Page limit of paged documents (PDF).
+    #[arg(long)]
+    max_pages: Option<u32>,
+    /// What to do over the character or page limit: reject or truncate.
     #[arg(long, value_parser = parse_policy)]
     on_limit: Option<LimitPolicy>,
 }
@@ -135,6 +138,7 @@ impl LimitArgs {
             limits: LimitOverrides {
                 max_bytes: self.max_bytes,
                 max_chars: self.max_chars,
+                max_pages: self.max_pages,
                 on_limit: self.on_limit,
             },
         }

@@ -41,6 +41,8 @@ impl std::str::FromStr for LimitPolicy {
 pub struct SourceLimits {
     pub max_bytes: u64,
     pub max_chars: u64,
+    /// Pages of a paged document (PDF); follows `on_limit` like the character limit.
+    pub max_pages: u32,
     pub on_limit: LimitPolicy,
 }
 
@@ -49,6 +51,7 @@ impl Default for SourceLimits {
         SourceLimits {
             max_bytes: 100 * 1024 * 1024,
             max_chars: 2_000_000,
+            max_pages: 2000,
             on_limit: LimitPolicy::Truncate,
         }
     }
@@ -61,6 +64,8 @@ pub struct LimitOverrides {
     pub max_bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_chars: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_pages: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub on_limit: Option<LimitPolicy>,
 }
@@ -70,6 +75,7 @@ impl LimitOverrides {
         SourceLimits {
             max_bytes: self.max_bytes.unwrap_or(base.max_bytes),
             max_chars: self.max_chars.unwrap_or(base.max_chars),
+            max_pages: self.max_pages.unwrap_or(base.max_pages),
             on_limit: self.on_limit.unwrap_or(base.on_limit),
         }
     }

@@ -35,6 +35,19 @@ pub enum Reason {
     Encoding,
     /// The file claims a format but its structure is broken.
     Malformed,
+    /// The file is damaged beyond repair (a truncated or corrupted PDF or archive).
+    Corrupted,
+    /// More pages than the source's page limit and the policy is `reject`.
+    TooManyPages,
+    /// Encrypted with a password lore does not have.
+    PasswordProtected,
+    /// Pages with images but no extractable text (a scan); OCR is not done.
+    ImageOnly,
+    /// An archive (DOCX, XLSX, ODS) whose uncompressed size, compression ratio or entry count
+    /// breaks the limits: a zip bomb or something that behaves like one.
+    ZipBomb,
+    /// Parsing took longer than its time limit.
+    ParseTimeout,
     /// A name or id that does not exist.
     NotFound,
     /// An argument that makes no sense (an unknown version, an ambiguous name, …).
@@ -54,6 +67,12 @@ impl Reason {
             Reason::UnsupportedFormat => "unsupported-format",
             Reason::Encoding => "encoding",
             Reason::Malformed => "malformed",
+            Reason::Corrupted => "corrupted",
+            Reason::TooManyPages => "too-many-pages",
+            Reason::PasswordProtected => "password-protected",
+            Reason::ImageOnly => "image-only",
+            Reason::ZipBomb => "zip-bomb",
+            Reason::ParseTimeout => "parse-timeout",
             Reason::NotFound => "not-found",
             Reason::InvalidArgument => "invalid-argument",
         }
@@ -66,7 +85,7 @@ impl Reason {
     }
 }
 
-const ALL_REASONS: [Reason; 11] = [
+const ALL_REASONS: [Reason; 17] = [
     Reason::OriginMissing,
     Reason::Unreadable,
     Reason::TooLarge,
@@ -76,6 +95,12 @@ const ALL_REASONS: [Reason; 11] = [
     Reason::UnsupportedFormat,
     Reason::Encoding,
     Reason::Malformed,
+    Reason::Corrupted,
+    Reason::TooManyPages,
+    Reason::PasswordProtected,
+    Reason::ImageOnly,
+    Reason::ZipBomb,
+    Reason::ParseTimeout,
     Reason::NotFound,
     Reason::InvalidArgument,
 ];

@@ -382,7 +382,11 @@ fn read_origin(
 }
 
 fn build(ctx: &Context<'_>, bytes: &[u8], name: &str, limits: &SourceLimits) -> Result<Built> {
-    let (format, mut doc) = parse::parse(bytes, Some(name))?;
+    let opts = parse::ParseOptions {
+        max_pages: limits.max_pages,
+        on_limit: limits.on_limit,
+    };
+    let (format, mut doc) = parse::parse(bytes, Some(name), &opts)?;
     let total_chars = doc.char_count() as u64;
     let mut truncated = false;
     if total_chars > limits.max_chars {

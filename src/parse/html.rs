@@ -8,7 +8,7 @@
 //! data tables become one `Header: value; …` row per block.
 
 use super::decode::decode_html;
-use super::{normalize_ws, Block, BlockKind, Document, Format, Location, Parser};
+use super::{normalize_ws, Block, BlockKind, Document, Format, Location, ParseOptions, Parser};
 use crate::error::{Error, Reason, Result};
 use scraper::{ElementRef, Html, Node};
 use std::ops::Deref;
@@ -24,7 +24,7 @@ impl Parser for HtmlParser {
         Format::Html
     }
 
-    fn parse(&self, bytes: &[u8]) -> Result<Document> {
+    fn parse(&self, bytes: &[u8], _opts: &ParseOptions) -> Result<Document> {
         let decoded = decode_html(bytes)?;
         let html = Html::parse_document(&decoded.text);
         let mut doc = extract(&html);
@@ -672,7 +672,9 @@ mod tests {
     use BlockKind::*;
 
     fn parse(s: &str) -> Document {
-        HtmlParser.parse(s.as_bytes()).unwrap()
+        HtmlParser
+            .parse(s.as_bytes(), &ParseOptions::default())
+            .unwrap()
     }
 
     fn summary(doc: &Document) -> Vec<(String, &str, BlockKind)> {
@@ -882,6 +884,7 @@ mod tests {
                 b"<!doctype html><html><head><title>App</title><script>render()</script></head>\
                   <body><nav><a href=/>Home</a></nav><script>app()</script>\
                   <noscript>Enable JavaScript</noscript></body></html>",
+                &ParseOptions::default(),
             )
             .unwrap_err();
         assert_eq!(err.reason(), Some(Reason::Empty));
@@ -889,7 +892,7 @@ mod tests {
             err.to_string(),
             "empty: html file contains no text (only markup or scripts)"
         );
-        let err = HtmlParser.parse(b"").unwrap_err();
+        let err = HtmlParser.parse(b"", &ParseOptions::default()).unwrap_err();
         assert_eq!(err.reason(), Some(Reason::Empty));
     }
 
@@ -901,7 +904,7 @@ mod tests {
             b"<html><head><meta charset=\"windows-1252\"><title>Env\xEDos</title></head><body>"
                 .to_vec();
         bytes.extend_from_slice(&body);
-        let doc = HtmlParser.parse(&bytes).unwrap();
+        let doc = HtmlParser.parse(&bytes, &ParseOptions::default()).unwrap();
         assert_eq!(doc.title.as_deref(), Some("Envíos"));
         assert_eq!(
             doc.blocks[0].text,
@@ -915,7 +918,9 @@ mod tests {
 
     #[test]
     fn binary_is_rejected() {
-        let err = HtmlParser.parse(b"<html>\0\0\0\x01").unwrap_err();
+        let err = HtmlParser
+            .parse(b"<html>\0\0\0\x01", &ParseOptions::default())
+            .unwrap_err();
         assert_eq!(err.reason(), Some(Reason::Binary));
     }
 

@@ -7,7 +7,7 @@
 
 use super::decode::decode_text;
 use super::html::{fragment_text, render_row};
-use super::{normalize_ws, Block, BlockKind, Document, Format, Location, Parser};
+use super::{normalize_ws, Block, BlockKind, Document, Format, Location, ParseOptions, Parser};
 use crate::error::Result;
 use pulldown_cmark::{CodeBlockKind, Event, Options, Tag, TagEnd};
 use std::ops::Range;
@@ -20,7 +20,7 @@ impl Parser for MarkdownParser {
         Format::Markdown
     }
 
-    fn parse(&self, bytes: &[u8]) -> Result<Document> {
+    fn parse(&self, bytes: &[u8], _opts: &ParseOptions) -> Result<Document> {
         let decoded = decode_text(bytes)?;
         let mut doc = parse_markdown(&decoded.text);
         doc.warnings = decoded.warnings();
@@ -455,7 +455,9 @@ mod tests {
     use BlockKind::*;
 
     fn parse(s: &str) -> Document {
-        MarkdownParser.parse(s.as_bytes()).unwrap()
+        MarkdownParser
+            .parse(s.as_bytes(), &ParseOptions::default())
+            .unwrap()
     }
 
     /// (heading path joined with " > ", text, kind, first line, last line)
@@ -633,7 +635,9 @@ mod tests {
     fn latin1_markdown_is_decoded() {
         let (bytes, _, _) = encoding_rs::WINDOWS_1252
             .encode("# Envíos\n\n¿Dónde está mi pedido? Envío rápido a España.\n");
-        let doc = MarkdownParser.parse(&bytes).unwrap();
+        let doc = MarkdownParser
+            .parse(&bytes, &ParseOptions::default())
+            .unwrap();
         assert_eq!(doc.title.as_deref(), Some("Envíos"));
         assert_eq!(
             doc.blocks[0].text,
@@ -647,12 +651,20 @@ mod tests {
 
     #[test]
     fn empty_markdown_is_rejected() {
-        let reason = |s: &str| MarkdownParser.parse(s.as_bytes()).unwrap_err().reason();
+        let reason = |s: &str| {
+            MarkdownParser
+                .parse(s.as_bytes(), &ParseOptions::default())
+                .unwrap_err()
+                .reason()
+        };
         assert_eq!(reason(""), Some(Reason::Empty));
         assert_eq!(reason("# Only a heading\n\n---\n"), Some(Reason::Empty));
         assert_eq!(reason("<!-- nothing -->\n"), Some(Reason::Empty));
         assert_eq!(
-            MarkdownParser.parse(b"   \n").unwrap_err().to_string(),
+            MarkdownParser
+                .parse(b"   \n", &ParseOptions::default())
+                .unwrap_err()
+                .to_string(),
             "empty: markdown file contains no text"
         );
     }

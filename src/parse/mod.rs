@@ -11,6 +11,7 @@ pub mod html;
 pub mod markdown;
 pub mod text;
 
+use crate::config::LimitPolicy;
 use crate::error::{Error, Reason, Result};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -207,11 +208,31 @@ impl Document {
     }
 }
 
+/// Limits a parser enforces while it reads. The byte limit (before reading) and the
+/// character limit (after parsing) are enforced around the parser by the ingest stage; these
+/// are the ones only a parser can check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParseOptions {
+    /// Most pages (PDF) kept.
+    pub max_pages: u32,
+    /// Over `max_pages`: refuse with `too-many-pages`, or keep the first pages with a warning.
+    pub on_limit: LimitPolicy,
+}
+
+impl Default for ParseOptions {
+    fn default() -> Self {
+        ParseOptions {
+            max_pages: 2000,
+            on_limit: LimitPolicy::Truncate,
+        }
+    }
+}
+
 /// One format's parser. Implementations are stateless and shared across rayon threads.
 pub trait Parser: Send + Sync {
     fn format(&self) -> Format;
     /// Parses the whole content. Errors are user-fault [`Error::Rejected`] with a named reason.
-    fn parse(&self, bytes: &[u8]) -> Result<Document>;
+    fn parse(&self, bytes: &[u8], opts: &ParseOptions) -> Result<Document>;
 }
 
 /// The parser for a format.
@@ -225,9 +246,13 @@ pub fn parser_for(format: Format) -> &'static dyn Parser {
 
 /// Detects the format of `bytes` and parses them. `file_name` only breaks ties between text
 /// formats (a `.md` file that looks like plain text is still Markdown).
-pub fn parse(bytes: &[u8], file_name: Option<&str>) -> Result<(Format, Document)> {
+pub fn parse(
+    bytes: &[u8],
+    file_name: Option<&str>,
+    opts: &ParseOptions,
+) -> Result<(Format, Document)> {
     let format = detect(bytes, file_name)?;
-    let doc = parser_for(format).parse(bytes)?;
+    let doc = parser_for(format).parse(bytes, opts)?;
     Ok((format, doc))
 }
 

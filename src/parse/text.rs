@@ -8,7 +8,7 @@
 //! heading mislabels every following paragraph, while a missed one only costs context.
 
 use super::decode::decode_text;
-use super::{normalize_ws, Block, BlockKind, Document, Format, Location, Parser};
+use super::{normalize_ws, Block, BlockKind, Document, Format, Location, ParseOptions, Parser};
 use crate::error::Result;
 
 /// Longest line (in characters) that can be a heading.
@@ -25,7 +25,7 @@ impl Parser for TextParser {
         Format::Text
     }
 
-    fn parse(&self, bytes: &[u8]) -> Result<Document> {
+    fn parse(&self, bytes: &[u8], _opts: &ParseOptions) -> Result<Document> {
         let decoded = decode_text(bytes)?;
         let warnings = decoded.warnings();
         let mut doc = parse_text(&decoded.text);
@@ -326,7 +326,9 @@ mod tests {
     use crate::error::Reason;
 
     fn parse(s: &str) -> Document {
-        TextParser.parse(s.as_bytes()).unwrap()
+        TextParser
+            .parse(s.as_bytes(), &ParseOptions::default())
+            .unwrap()
     }
 
     /// (heading path joined with " > ", text, kind, first line, last line)
@@ -573,7 +575,7 @@ mod tests {
     fn windows_1252_text_warns_with_encoding() {
         let (bytes, _, _) =
             encoding_rs::WINDOWS_1252.encode("¿Dónde está mi pedido? Envío rápido a España.");
-        let doc = TextParser.parse(&bytes).unwrap();
+        let doc = TextParser.parse(&bytes, &ParseOptions::default()).unwrap();
         assert_eq!(
             doc.blocks[0].text,
             "¿Dónde está mi pedido? Envío rápido a España."
@@ -588,7 +590,7 @@ mod tests {
     fn windows_1251_russian() {
         let text = "Доставка\n\nМы доставляем заказы по всей России за три дня.\n";
         let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode(text);
-        let doc = TextParser.parse(&bytes).unwrap();
+        let doc = TextParser.parse(&bytes, &ParseOptions::default()).unwrap();
         assert_eq!(doc.title.as_deref(), Some("Доставка"));
         assert_eq!(
             doc.blocks[0].text,
@@ -606,7 +608,7 @@ mod tests {
             .repeat(4)
             .into_bytes();
         bytes.push(0xFF);
-        let doc = TextParser.parse(&bytes).unwrap();
+        let doc = TextParser.parse(&bytes, &ParseOptions::default()).unwrap();
         assert!(doc.blocks[0].text.ends_with("niño. \u{FFFD}"));
         assert_eq!(
             doc.warnings,
@@ -623,25 +625,36 @@ mod tests {
             be.extend_from_slice(&unit.to_be_bytes());
         }
         for bytes in [le, be] {
-            let doc = TextParser.parse(&bytes).unwrap();
+            let doc = TextParser.parse(&bytes, &ParseOptions::default()).unwrap();
             assert_eq!(doc.title.as_deref(), Some("Hola"));
             assert_eq!(doc.blocks[0].text, "Qué tal");
             assert_eq!(doc.blocks[0].location, Location::lines(3, 3));
         }
-        let doc = TextParser.parse(b"\xEF\xBB\xBFplain words").unwrap();
+        let doc = TextParser
+            .parse(b"\xEF\xBB\xBFplain words", &ParseOptions::default())
+            .unwrap();
         assert_eq!(doc.blocks[0].text, "plain words");
         assert!(doc.warnings.is_empty());
     }
 
     #[test]
     fn bad_input() {
-        let reason = |b: &[u8]| TextParser.parse(b).unwrap_err().reason().unwrap();
+        let reason = |b: &[u8]| {
+            TextParser
+                .parse(b, &ParseOptions::default())
+                .unwrap_err()
+                .reason()
+                .unwrap()
+        };
         assert_eq!(reason(b""), Reason::Empty);
         assert_eq!(reason(b"  \n\n \t"), Reason::Empty);
         assert_eq!(reason(b"-----\n=====\n"), Reason::Empty);
         assert_eq!(reason(b"text\0with nul"), Reason::Binary);
         assert_eq!(
-            TextParser.parse(b"").unwrap_err().to_string(),
+            TextParser
+                .parse(b"", &ParseOptions::default())
+                .unwrap_err()
+                .to_string(),
             "empty: text file contains no text"
         );
     }

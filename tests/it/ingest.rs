@@ -43,6 +43,7 @@ fn byte_limit_rejects_and_char_limit_rejects_or_truncates() {
             max_bytes: Some(1_000_000),
             max_chars: Some(500),
             on_limit: Some(LimitPolicy::Reject),
+            ..Default::default()
         },
     );
     assert_eq!(failed_reason(&r), "too-many-chars");
