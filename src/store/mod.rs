@@ -156,6 +156,14 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// Reads the `(reason, message)` column pair; no reason means no failure.
+    fn from_columns(reason: Option<String>, message: Option<String>) -> Option<Failure> {
+        reason.map(|reason| Failure {
+            reason,
+            message: message.unwrap_or_default(),
+        })
+    }
+
     /// The catalog form of an error.
     pub fn from_error(e: &Error) -> Failure {
         match e {
@@ -452,10 +460,7 @@ impl Catalog {
                 enabled: r.get(6)?,
                 active_version: r.get(7)?,
                 options: SourceOptions::default(),
-                last_error: reason.map(|reason| Failure {
-                    reason,
-                    message: message.unwrap_or_default(),
-                }),
+                last_error: Failure::from_columns(reason, message),
                 pending_jobs: r.get(13)?,
                 created_at: r.get(11)?,
                 updated_at: r.get(12)?,
@@ -851,10 +856,7 @@ impl Catalog {
                             truncated: r.get(10)?,
                         },
                         warnings: Vec::new(),
-                        error: reason.map(|reason| Failure {
-                            reason,
-                            message: message.unwrap_or_default(),
-                        }),
+                        error: Failure::from_columns(reason, message),
                         pruned: r.get(14)?,
                         created_at: r.get(15)?,
                         finished_at: r.get(16)?,
