@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use lore::store::{format_time, SourceRow};
 use lore::{
     AddOptions, IngestReport, KnowledgeBase, LimitOverrides, LimitPolicy, Lore, Outcome, Progress,
-    SearchResults, SourceDetail,
+    SearchOptions, SearchResults, SourceDetail, SourceFilter, SourceKind,
 };
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -101,14 +101,36 @@ enum Command {
         /// Number of hits.
         #[arg(short, default_value_t = lore::retrieve::DEFAULT_K)]
         k: usize,
+        /// Only these sources (id or name; repeatable).
+        #[arg(long = "source")]
+        sources: Vec<String>,
+        /// Only sources of this kind (file, text; repeatable).
+        #[arg(long = "kind", value_parser = parse_kind)]
+        kinds: Vec<SourceKind>,
         #[arg(long)]
         json: bool,
+    },
+    /// Measure parse throughput.
+    Bench {
+        #[command(subcommand)]
+        what: BenchCommand,
     },
     /// Ingest the bundled sample-sources/ into a temporary knowledge base and ask it questions.
     Demo {
         /// Folder of sample sources (default: the bundled sample-sources/).
         #[arg(long)]
         samples: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Parse every file under DIR; report files, pages, bytes, seconds, pages/s, MB/s and
+    /// failures by reason, per format.
+    Parse {
+        dir: PathBuf,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -126,6 +148,10 @@ struct LimitArgs {
     /// What to do over the character or page limit: reject or truncate.
     #[arg(long, value_parser = parse_policy)]
     on_limit: Option<LimitPolicy>,
+}
+
+fn parse_kind(s: &str) -> Result<SourceKind, String> {
+    SourceKind::parse(s).map_err(|_| format!("unknown source kind {s:?} (file, text)"))
 }
 
 fn parse_policy(s: &str) -> Result<LimitPolicy, String> {
@@ -164,8 +190,12 @@ pub fn main() -> i32 {
 }
 
 fn run(cli: Cli) -> Result<i32> {
-    if let Command::Demo { samples } = &cli.command {
-        return demo(samples.as_deref());
+    match &cli.command {
+        Command::Demo { samples } => return demo(samples.as_deref()),
+        Command::Bench {
+            what: BenchCommand::Parse { dir, json },
+        } => return bench_parse(dir, *json),
+        _ => {}
     }
     let lore = Lore::open(&cli.data)
         .with_context(|| format!("opening data folder {}", cli.data.display()))?;
@@ -273,8 +303,22 @@ fn run(cli: Cli) -> Result<i32> {
             println!("{} (id {}) removed", s.name, s.id);
             Ok(EXIT_OK)
         }
-        Command::Search { query, k, json } => {
-            let results = kb.search(&query, k)?;
+        Command::Search {
+            query,
+            k,
+            sources,
+            kinds,
+            json,
+        } => {
+            let mut source_ids = Vec::new();
+            for key in &sources {
+                source_ids.push(kb.source(key)?.id);
+            }
+            let opts = SearchOptions {
+                k,
+                filter: SourceFilter { source_ids, kinds },
+            };
+            let results = kb.search_with(&query, &opts)?;
             if json {
                 print_json(&results);
             } else {
@@ -282,7 +326,7 @@ fn run(cli: Cli) -> Result<i32> {
             }
             Ok(EXIT_OK)
         }
-        Command::Demo { .. } => unreachable!("handled above"),
+        Command::Demo { .. } | Command::Bench { .. } => unreachable!("handled above"),
     }
 }
 
@@ -497,6 +541,35 @@ fn print_hits(results: &SearchResults, max_chars: usize) {
             println!("   {ellipsis}");
         }
     }
+}
+
+fn bench_parse(dir: &Path, json: bool) -> Result<i32> {
+    let b = lore::bench::parse_dir(dir, &lore::parse::ParseOptions::default())?;
+    if json {
+        print_json(&b);
+        return Ok(EXIT_OK);
+    }
+    println!(
+        "{} files in {} ({:.2} s wall, {} panics)",
+        b.files, b.dir, b.wall_seconds, b.panics
+    );
+    println!(
+        "{:<11} {:>6} {:>7} {:>11} {:>8} {:>9} {:>7}  failed",
+        "format", "files", "pages", "bytes", "seconds", "pages/s", "MB/s"
+    );
+    for (name, f) in &b.formats {
+        let failed = f
+            .failed
+            .iter()
+            .map(|(r, n)| format!("{r}={n}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        println!(
+            "{name:<11} {:>6} {:>7} {:>11} {:>8.3} {:>9.1} {:>7.2}  {failed}",
+            f.files, f.pages, f.bytes, f.seconds, f.pages_per_s, f.mb_per_s
+        );
+    }
+    Ok(EXIT_OK)
 }
 
 /// Finds the bundled samples: `--samples`, else `./sample-sources`, else the folder beside the

@@ -9,6 +9,7 @@
 //! [`chunk`], [`index`], [`store`], [`ingest`] (runs the stages and publishes) and
 //! [`retrieve`]. Start with [`Lore::open`] and [`Lore::kb`].
 
+pub mod bench;
 pub mod chunk;
 pub mod config;
 pub mod error;
@@ -24,8 +25,8 @@ pub use config::{ChunkConfig, Config, LimitOverrides, LimitPolicy, SourceLimits}
 pub use error::{Error, Reason, Result};
 pub use ingest::{IngestReport, Outcome};
 pub use progress::{NoProgress, Progress};
-pub use retrieve::{Hit, SearchResults};
-pub use store::{SourceKind, SourceRow, SourceStatus, VersionRow, VersionState};
+pub use retrieve::{Hit, SearchOptions, SearchResults};
+pub use store::{SourceFilter, SourceKind, SourceRow, SourceStatus, VersionRow, VersionState};
 
 use index::TextIndex;
 use std::collections::HashMap;
@@ -370,8 +371,19 @@ impl KnowledgeBase<'_> {
 
     /// Ranked passages for `query` from the served versions, with citations.
     pub fn search(&self, query: &str, k: usize) -> Result<SearchResults> {
+        self.search_with(
+            query,
+            &SearchOptions {
+                k,
+                ..Default::default()
+            },
+        )
+    }
+
+    /// [`KnowledgeBase::search`] with filters.
+    pub fn search_with(&self, query: &str, opts: &SearchOptions) -> Result<SearchResults> {
         self.index.reload()?;
-        retrieve::search(&self.lore.catalog, &self.index, self.row.id, query, k)
+        retrieve::search(&self.lore.catalog, &self.index, self.row.id, query, opts)
     }
 
     /// Documents in this knowledge base's index, across all retained versions.

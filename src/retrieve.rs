@@ -8,7 +8,7 @@
 use crate::error::Result;
 use crate::index::TextIndex;
 use crate::parse::Location;
-use crate::store::Catalog;
+use crate::store::{Catalog, SourceFilter};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -40,16 +40,32 @@ pub struct SearchResults {
     pub hits: Vec<Hit>,
 }
 
+/// What to search and how many hits to return.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchOptions {
+    pub k: usize,
+    pub filter: SourceFilter,
+}
+
+impl Default for SearchOptions {
+    fn default() -> Self {
+        SearchOptions {
+            k: DEFAULT_K,
+            filter: SourceFilter::default(),
+        }
+    }
+}
+
 /// BM25 search over the served versions of a knowledge base.
 pub fn search(
     catalog: &Catalog,
     index: &TextIndex,
     kb_id: i64,
     query: &str,
-    k: usize,
+    opts: &SearchOptions,
 ) -> Result<SearchResults> {
-    let k = k.clamp(1, MAX_K);
-    let active = catalog.active_pairs(kb_id)?;
+    let k = opts.k.clamp(1, MAX_K);
+    let active = catalog.active_pairs(kb_id, &opts.filter)?;
     let raw = index.search(query, &active, k)?;
     let mut names: HashMap<i64, String> = HashMap::new();
     let mut hits = Vec::with_capacity(raw.len());

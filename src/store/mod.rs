@@ -131,12 +131,26 @@ impl SourceKind {
         }
     }
 
-    fn parse(s: &str) -> Result<Self> {
+    pub fn parse(s: &str) -> Result<Self> {
         match s {
             "file" => Ok(SourceKind::File),
             "text" => Ok(SourceKind::Text),
             other => Err(Error::Internal(format!("unknown source kind {other:?}"))),
         }
+    }
+}
+
+/// Restricts a search to some sources; empty lists mean "no restriction".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceFilter {
+    pub source_ids: Vec<i64>,
+    pub kinds: Vec<SourceKind>,
+}
+
+impl SourceFilter {
+    fn admits(&self, id: i64, kind: SourceKind) -> bool {
+        (self.source_ids.is_empty() || self.source_ids.contains(&id))
+            && (self.kinds.is_empty() || self.kinds.contains(&kind))
     }
 }
 
@@ -630,15 +644,30 @@ impl Catalog {
         Ok(())
     }
 
-    /// `(source_id, active_version)` of every enabled source with a served version.
-    pub fn active_pairs(&self, kb_id: i64) -> Result<Vec<(i64, u32)>> {
+    /// `(source_id, active_version)` of every enabled source with a served version that passes
+    /// `filter`.
+    pub fn active_pairs(&self, kb_id: i64, filter: &SourceFilter) -> Result<Vec<(i64, u32)>> {
         let conn = self.lock();
         let mut stmt = conn.prepare(
-            "SELECT id, active_version FROM sources
+            "SELECT id, active_version, kind FROM sources
              WHERE kb_id = ?1 AND enabled = 1 AND active_version IS NOT NULL",
         )?;
-        let rows = stmt.query_map([kb_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows = stmt.query_map([kb_id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, u32>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, version, kind) = row?;
+            let kind = SourceKind::parse(&kind)?;
+            if filter.admits(id, kind) {
+                out.push((id, version));
+            }
+        }
+        Ok(out)
     }
 
     /// The content hash of the active version, to skip unchanged content.
@@ -1207,9 +1236,20 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("failed"));
-        assert_eq!(c.active_pairs(kb.id).unwrap(), vec![(s, 3)]);
+        let all = SourceFilter::default();
+        assert_eq!(c.active_pairs(kb.id, &all).unwrap(), vec![(s, 3)]);
+        let files_only = SourceFilter {
+            kinds: vec![SourceKind::File],
+            ..Default::default()
+        };
+        assert!(c.active_pairs(kb.id, &files_only).unwrap().is_empty());
+        let by_id = SourceFilter {
+            source_ids: vec![s],
+            ..Default::default()
+        };
+        assert_eq!(c.active_pairs(kb.id, &by_id).unwrap(), vec![(s, 3)]);
         c.set_enabled(s, false).unwrap();
-        assert!(c.active_pairs(kb.id).unwrap().is_empty());
+        assert!(c.active_pairs(kb.id, &all).unwrap().is_empty());
     }
 
     #[test]

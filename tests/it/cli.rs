@@ -211,3 +211,66 @@ fn demo_ingests_the_samples_and_prints_cited_answers() {
     assert!(stdout.contains("status: stale (serving v1)"), "{stdout}");
     assert!(stdout.contains("7:00 to 19:00"), "{stdout}");
 }
+
+#[test]
+fn search_filters_by_source_and_kind() {
+    let env = Env::new();
+    let data = env.data.path();
+    let a = env.write("a.md", "# A\n\nThe espresso blend is dark.\n");
+    let b = env.write("b.md", "# B\n\nThe espresso machine is red.\n");
+    ok(&lore(
+        data,
+        &["add", a.to_str().unwrap(), b.to_str().unwrap()],
+    ));
+    ok(&lore(
+        data,
+        &[
+            "add-text",
+            "--title",
+            "Note",
+            "--body",
+            "Espresso is served until noon.",
+        ],
+    ));
+    let names = |args: &[&str]| -> Vec<String> {
+        let v = json(&lore(
+            data,
+            &[&["search", "espresso", "--json"], args].concat(),
+        ));
+        let mut n: Vec<String> = v["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["source_name"].as_str().unwrap().to_string())
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names(&[]), vec!["Note", "a.md", "b.md"]);
+    assert_eq!(names(&["--source", "b.md"]), vec!["b.md"]);
+    assert_eq!(names(&["--kind", "text"]), vec!["Note"]);
+    assert_eq!(names(&["--kind", "file", "--source", "a.md"]), vec!["a.md"]);
+    let out = lore(data, &["search", "espresso", "--source", "nope.md"]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn bench_parse_reports_per_format_json() {
+    let out = Command::new(env!("CARGO_BIN_EXE_lore"))
+        .args(["bench", "parse", "--json"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-sources"))
+        .output()
+        .unwrap();
+    let v = json(&out);
+    assert_eq!(v["panics"], 0);
+    let formats = v["formats"].as_object().unwrap();
+    for f in ["text", "markdown", "html"] {
+        let s = &formats[f];
+        assert!(s["files"].as_u64().unwrap() >= 3, "{f}: {s}");
+        assert!(s["pages"].as_u64().unwrap() >= 3, "{f}: {s}");
+        assert!(s["bytes"].as_u64().unwrap() > 5000, "{f}: {s}");
+        assert!(s["pages_per_s"].as_f64().unwrap() > 0.0, "{f}: {s}");
+        assert!(s["mb_per_s"].as_f64().unwrap() > 0.0, "{f}: {s}");
+        assert!(s["failed"].as_object().unwrap().is_empty(), "{f}: {s}");
+    }
+}
