@@ -16,6 +16,7 @@ use crate::config::{Config, LimitPolicy, SourceLimits};
 use crate::error::{Error, Reason, Result};
 use crate::fetch::{fetch, Origin};
 use crate::index::{IndexChunk, IndexWriterGuard, TextIndex};
+use crate::lang::Lang;
 use crate::parse::{self, Document};
 use crate::progress::Progress;
 use crate::store::blobs::{content_hash, BlobStore};
@@ -75,6 +76,7 @@ struct Built {
     hash: String,
     format: parse::Format,
     title: Option<String>,
+    lang: Option<Lang>,
     chunks: Vec<Chunk>,
     stats: VersionStats,
     warnings: Vec<String>,
@@ -108,6 +110,36 @@ pub(crate) fn run_pending(ctx: &Context<'_>, progress: &dyn Progress) -> Result<
     apply_gc(ctx, &mut writer)?;
     progress.finish();
     Ok(reports)
+}
+
+/// Fills an empty index from the catalog (after a layout change, or a lost index folder).
+pub(crate) fn rebuild_index(ctx: &Context<'_>) -> Result<usize> {
+    let rows = ctx.catalog.index_rows(ctx.kb_id)?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut writer = ctx.index.writer()?;
+    for r in &rows {
+        let title = match &r.title {
+            Some(t) if t != &r.source_name => format!("{} {t}", r.source_name),
+            _ => r.source_name.clone(),
+        };
+        let lang = r.language.clone().map(Lang);
+        writer.add(&IndexChunk {
+            chunk_id: r.chunk_id,
+            source_id: r.source_id,
+            version: r.version,
+            ord: r.ord,
+            title: &title,
+            lang: lang.as_ref(),
+            heading_path: &r.heading_path,
+            text: &r.text,
+            location: &r.location,
+        })?;
+    }
+    writer.commit()?;
+    tracing::info!(chunks = rows.len(), "index rebuilt from the catalog");
+    Ok(rows.len())
 }
 
 /// Applies the catalog's pending index deletions, then drops blobs nothing refers to.
@@ -206,6 +238,7 @@ fn run_batch(
             stats: b.stats.clone(),
             warnings: b.warnings.clone(),
             title: b.title.clone(),
+            language: b.lang.as_ref().map(|l| l.code().to_string()),
         })
         .collect();
     ctx.catalog
@@ -296,6 +329,7 @@ fn write_version(
             version: number,
             ord: c.ord,
             title: &title,
+            lang: built.lang.as_ref(),
             heading_path: &c.heading_path,
             text: &c.text,
             location: &c.location,
@@ -330,8 +364,9 @@ fn prepare(
         };
     }
     let name = source.name.clone();
+    let declared = source.language.clone().map(Lang);
     let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        build(ctx, &bytes, &name, &limits)
+        build(ctx, &bytes, &name, &limits, declared)
     }))
     .unwrap_or_else(|_| {
         Err(Error::rejected(
@@ -381,7 +416,13 @@ fn read_origin(
     }
 }
 
-fn build(ctx: &Context<'_>, bytes: &[u8], name: &str, limits: &SourceLimits) -> Result<Built> {
+fn build(
+    ctx: &Context<'_>,
+    bytes: &[u8],
+    name: &str,
+    limits: &SourceLimits,
+    declared: Option<Lang>,
+) -> Result<Built> {
     let opts = parse::ParseOptions {
         max_pages: limits.max_pages,
         on_limit: limits.on_limit,
@@ -414,10 +455,20 @@ fn build(ctx: &Context<'_>, bytes: &[u8], name: &str, limits: &SourceLimits) -> 
     if chunks.is_empty() {
         return Err(Error::rejected(Reason::Empty, "no text left to index"));
     }
+    let lang = declared.or_else(|| {
+        let sample: String = chunks
+            .iter()
+            .map(|c| c.text.as_str())
+            .take(8)
+            .collect::<Vec<_>>()
+            .join("\n");
+        crate::lang::detect_document(&sample)
+    });
     Ok(Built {
         hash: String::new(),
         format,
         title: doc.title.clone(),
+        lang,
         stats: VersionStats {
             bytes: bytes.len() as u64,
             chars: doc.char_count() as u64,

@@ -16,6 +16,7 @@ pub mod error;
 pub mod fetch;
 pub mod index;
 pub mod ingest;
+pub mod lang;
 pub mod parse;
 pub mod progress;
 pub mod retrieve;
@@ -97,23 +98,28 @@ impl Lore {
             None => self.catalog.kb_create(name)?,
         };
         let dir = self.root.join("kbs").join(row.id.to_string());
-        let index = {
-            let mut map = self.indexes.lock().unwrap_or_else(|p| p.into_inner());
-            match map.get(&row.id) {
-                Some(i) => i.clone(),
-                None => {
-                    let i = Arc::new(TextIndex::open(&dir.join("index"))?);
-                    map.insert(row.id, i.clone());
-                    i
-                }
-            }
-        };
-        Ok(KnowledgeBase {
+        let blobs = BlobStore::new(dir.join("blobs"));
+        let mut map = self.indexes.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(index) = map.get(&row.id) {
+            return Ok(KnowledgeBase {
+                lore: self,
+                row,
+                index: index.clone(),
+                blobs,
+            });
+        }
+        let (index, fresh) = TextIndex::open(&dir.join("index"))?;
+        let kb = KnowledgeBase {
             lore: self,
             row,
-            index,
-            blobs: BlobStore::new(dir.join("blobs")),
-        })
+            index: Arc::new(index),
+            blobs,
+        };
+        if fresh {
+            ingest::rebuild_index(&kb.ctx())?;
+        }
+        map.insert(kb.row.id, kb.index.clone());
+        Ok(kb)
     }
 }
 

@@ -27,6 +27,8 @@ pub struct Hit {
     pub text: String,
     pub location: Location,
     pub heading_path: Vec<String>,
+    /// Language of the passage (`es`), when it could be told.
+    pub language: Option<String>,
     /// Position of the chunk in its version.
     pub chunk: u32,
     /// A one-line human citation: `faq.md v2 › Shipping › Chile (lines 12-14)`.
@@ -66,7 +68,8 @@ pub fn search(
 ) -> Result<SearchResults> {
     let k = opts.k.clamp(1, MAX_K);
     let active = catalog.active_pairs(kb_id, &opts.filter)?;
-    let raw = index.search(query, &active, k)?;
+    let query_lang = crate::lang::detect_query(query);
+    let raw = index.search(query, query_lang.as_ref(), &active, k)?;
     let mut names: HashMap<i64, String> = HashMap::new();
     let mut hits = Vec::with_capacity(raw.len());
     for h in raw {
@@ -90,6 +93,7 @@ pub fn search(
             text: h.text,
             location: h.location,
             heading_path: h.heading_path,
+            language: h.lang.map(|l| l.0),
             chunk: h.ord,
         });
     }

@@ -20,7 +20,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Schema migrations, applied in order on open; `PRAGMA user_version` records how many ran.
 /// Never edit a migration that has shipped: append a new one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE kbs (
     id          INTEGER PRIMARY KEY,
     name        TEXT NOT NULL UNIQUE,
@@ -91,7 +92,13 @@ CREATE TABLE index_gc (
     kb_id   INTEGER NOT NULL,
     term    TEXT NOT NULL
 );
-"#];
+"#,
+    // 2: the detected language of a version; structured fields of a chunk (product catalogs).
+    r#"
+ALTER TABLE versions ADD COLUMN language TEXT;
+ALTER TABLE chunks ADD COLUMN fields TEXT;
+"#,
+];
 
 /// Seconds since the Unix epoch; the catalog stores all times this way.
 pub fn now() -> i64 {
@@ -308,6 +315,8 @@ pub struct VersionRow {
     pub content_hash: Option<String>,
     pub format: Option<String>,
     pub title: Option<String>,
+    /// Detected (or declared) language of the content, e.g. `es`.
+    pub language: Option<String>,
     pub stats: VersionStats,
     pub warnings: Vec<String>,
     pub error: Option<Failure>,
@@ -353,6 +362,22 @@ pub struct Publish {
     pub stats: VersionStats,
     pub warnings: Vec<String>,
     pub title: Option<String>,
+    pub language: Option<String>,
+}
+
+/// A chunk of a retained version with what the index needs, for rebuilding the index.
+#[derive(Debug, Clone)]
+pub struct IndexRow {
+    pub chunk_id: i64,
+    pub source_id: i64,
+    pub source_name: String,
+    pub version: u32,
+    pub title: Option<String>,
+    pub language: Option<String>,
+    pub ord: u32,
+    pub heading_path: Vec<String>,
+    pub location: Location,
+    pub text: String,
 }
 
 /// The SQLite catalog. One connection behind a mutex: catalog writes are short, and the slow
@@ -793,7 +818,8 @@ impl Catalog {
             )?;
             tx.execute(
                 "UPDATE versions SET state = 'ready', bytes = ?2, chars = ?3, chunks = ?4,
-                     pages = ?5, truncated = ?6, warnings = ?7, title = ?8, finished_at = ?9
+                     pages = ?5, truncated = ?6, warnings = ?7, title = ?8, finished_at = ?9,
+                     language = ?10
                  WHERE id = ?1",
                 params![
                     p.version_id,
@@ -804,7 +830,8 @@ impl Catalog {
                     p.stats.truncated,
                     to_json(&p.warnings)?,
                     p.title,
-                    t
+                    t,
+                    p.language
                 ],
             )?;
             tx.execute(
@@ -860,7 +887,7 @@ impl Catalog {
         let mut stmt = conn.prepare(
             "SELECT id, number, state, content_hash, format, title, bytes, chars, chunks, pages,
                     truncated, warnings, error_reason, error_message, pruned, created_at,
-                    finished_at
+                    finished_at, language
              FROM versions WHERE source_id = ?1 ORDER BY number",
         )?;
         let raw = stmt
@@ -877,6 +904,7 @@ impl Catalog {
                         content_hash: r.get(3)?,
                         format: r.get(4)?,
                         title: r.get(5)?,
+                        language: r.get(17)?,
                         stats: VersionStats {
                             bytes: r.get::<_, i64>(6)? as u64,
                             chars: r.get::<_, i64>(7)? as u64,
@@ -933,6 +961,47 @@ impl Catalog {
                     location: from_json(&loc)?,
                     text,
                 })
+            })
+            .collect()
+    }
+
+    /// Every chunk of every retained ready version of a knowledge base, in (source, version,
+    /// ord) order: what a rebuilt index must contain.
+    pub fn index_rows(&self, kb_id: i64) -> Result<Vec<IndexRow>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT c.id, s.id, s.name, v.number, v.title, v.language, c.ord, c.heading_path,
+                    c.location, c.text
+             FROM chunks c JOIN versions v ON v.id = c.version_id
+             JOIN sources s ON s.id = v.source_id
+             WHERE s.kb_id = ?1 AND v.state = 'ready' AND v.pruned = 0
+             ORDER BY s.id, v.number, c.ord",
+        )?;
+        let raw = stmt
+            .query_map([kb_id], |r| {
+                Ok((
+                    IndexRow {
+                        chunk_id: r.get(0)?,
+                        source_id: r.get(1)?,
+                        source_name: r.get(2)?,
+                        version: r.get(3)?,
+                        title: r.get(4)?,
+                        language: r.get(5)?,
+                        ord: r.get(6)?,
+                        heading_path: Vec::new(),
+                        location: Location::default(),
+                        text: r.get(9)?,
+                    },
+                    r.get::<_, String>(7)?,
+                    r.get::<_, String>(8)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        raw.into_iter()
+            .map(|(mut row, hp, loc)| {
+                row.heading_path = from_json(&hp)?;
+                row.location = from_json(&loc)?;
+                Ok(row)
             })
             .collect()
     }
@@ -1199,6 +1268,7 @@ mod tests {
                         stats: VersionStats::default(),
                         warnings: vec![],
                         title: None,
+                        language: None,
                     }],
                     3,
                 )

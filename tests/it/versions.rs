@@ -354,3 +354,38 @@ fn custom_retention_from_config() {
     sync(&kb, "a.txt");
     assert_eq!(kb.indexed_chunks().unwrap(), 1);
 }
+
+#[test]
+fn a_lost_index_is_rebuilt_from_the_catalog() {
+    let env = Env::new();
+    let body = |days: &str| {
+        format!(
+            "# Envíos\n\nRealizamos envíos a Chile en {days} días hábiles. Los aranceles e \
+             impuestos de importación los paga el cliente al recibir el paquete.\n"
+        )
+    };
+    let path = env.write("faq.md", body("7 a 12"));
+    {
+        let lore = env.lore();
+        let kb = lore.kb("shop").unwrap();
+        add(&kb, &path);
+        std::fs::write(&path, body("5 a 9")).unwrap();
+        sync(&kb, "faq.md");
+        kb.revert("faq.md", 1).unwrap();
+    }
+    let index_dir = env.data.path().join("kbs").join("1").join("index");
+    assert!(index_dir.is_dir());
+    std::fs::remove_dir_all(&index_dir).unwrap();
+    let lore = env.lore();
+    let kb = lore.kb("shop").unwrap();
+    assert_eq!(
+        kb.indexed_chunks().unwrap(),
+        2,
+        "both retained versions are back"
+    );
+    // The stemmed Spanish field is rebuilt too: the singular finds the plural.
+    let hits = kb.search("envío chile", 5).unwrap().hits;
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].version, 1, "still serving the reverted version");
+    assert_eq!(hits[0].language.as_deref(), Some("es"));
+}

@@ -9,7 +9,10 @@
 //! the knowledge base's *ingest lock*: only its holder builds versions (see
 //! [`crate::store::Catalog::recover`]).
 
+pub mod analyze;
+
 use crate::error::{Error, Result};
+use crate::lang::{Lang, STEMMED};
 use crate::parse::Location;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -19,14 +22,12 @@ use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, INDEXED, STORED,
     STRING,
 };
-use tantivy::tokenizer::{
-    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
-};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
-/// The analyzer for text fields. Lower-casing and ASCII folding let "envio" match "envío" and
-/// "devolucao" match "devolução": clients often type without accents.
-const ANALYZER: &str = "lore_text";
+/// Version of the index layout (fields and analyzers). An index written with another version
+/// is rebuilt from the catalog, which keeps every chunk's text.
+pub const SCHEMA_VERSION: u32 = 2;
+const SCHEMA_MARKER: &str = "lore-schema";
 
 /// Memory for the writer's in-RAM segment before it flushes; 64 MB keeps a 2-core machine busy
 /// without growing with the input.
@@ -36,35 +37,54 @@ const WRITER_HEAP: usize = 64 * 1024 * 1024;
 const WRITER_WAIT: Duration = Duration::from_secs(60);
 
 /// The fields of a chunk document.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Fields {
     chunk_id: Field,
     source_id: Field,
     sv: Field,
     version: Field,
     ord: Field,
+    lang: Field,
     title: Field,
     heading: Field,
+    /// The chunk text without stemming: exact word forms in every language and script.
     text: Field,
+    /// The chunk text again, stemmed, in the field of its language (`text_es`, …), one per
+    /// language in [`STEMMED`] (same order). Only documents of that language have it.
+    stemmed: Vec<Field>,
     location: Field,
+}
+
+fn analyzed(tokenizer: &str) -> TextOptions {
+    TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(tokenizer)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    )
 }
 
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
-    let analyzed = TextOptions::default().set_indexing_options(
-        TextFieldIndexing::default()
-            .set_tokenizer(ANALYZER)
-            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
-    );
+    let base = analyzed(analyze::BASE);
     let fields = Fields {
         chunk_id: b.add_u64_field("chunk_id", STORED),
         source_id: b.add_u64_field("source_id", INDEXED | STORED),
         sv: b.add_text_field("sv", STRING),
         version: b.add_u64_field("version", STORED),
         ord: b.add_u64_field("ord", STORED),
-        title: b.add_text_field("title", analyzed.clone()),
-        heading: b.add_text_field("heading", analyzed.clone() | STORED),
-        text: b.add_text_field("text", analyzed | STORED),
+        lang: b.add_text_field("lang", STRING | STORED),
+        title: b.add_text_field("title", base.clone()),
+        heading: b.add_text_field("heading", base.clone() | STORED),
+        text: b.add_text_field("text", base | STORED),
+        stemmed: STEMMED
+            .iter()
+            .map(|(code, _)| {
+                b.add_text_field(
+                    &format!("text_{code}"),
+                    analyzed(&analyze::stemmed_name(code)),
+                )
+            })
+            .collect(),
         location: b.add_text_field("location", STORED),
     };
     (b.build(), fields)
@@ -78,6 +98,8 @@ pub struct IndexChunk<'a> {
     pub ord: u32,
     /// The source's name and the document's title: matched with a small weight.
     pub title: &'a str,
+    /// The language of the version, which picks the stemmed field.
+    pub lang: Option<&'a Lang>,
     pub heading_path: &'a [String],
     pub text: &'a str,
     pub location: &'a Location,
@@ -93,6 +115,7 @@ pub struct IndexHit {
     pub ord: u32,
     pub heading_path: Vec<String>,
     pub text: String,
+    pub lang: Option<Lang>,
     pub location: Location,
 }
 
@@ -107,32 +130,44 @@ pub struct TextIndex {
 }
 
 impl TextIndex {
-    /// Opens (creating if needed) the index in `dir`.
-    pub fn open(dir: &Path) -> Result<TextIndex> {
+    /// Opens (creating if needed) the index in `dir`. Returns the index and whether it was
+    /// created empty (new, or replaced because its layout was older), in which case the caller
+    /// must fill it from the catalog.
+    pub fn open(dir: &Path) -> Result<(TextIndex, bool)> {
+        let marker = dir.join(SCHEMA_MARKER);
+        let current = std::fs::read_to_string(&marker)
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok());
+        let fresh = current != Some(SCHEMA_VERSION);
+        if fresh && dir.exists() {
+            tracing::warn!(dir = %dir.display(), ?current, "index layout changed; rebuilding from the catalog");
+            std::fs::remove_dir_all(dir)
+                .map_err(|e| Error::storage(format!("removing {}", dir.display()), e))?;
+        }
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::storage(format!("creating {}", dir.display()), e))?;
         let (schema, fields) = schema();
         let directory = tantivy::directory::MmapDirectory::open(dir)?;
         let index = Index::open_or_create(directory, schema)?;
-        index.tokenizers().register(
-            ANALYZER,
-            TextAnalyzer::builder(SimpleTokenizer::default())
-                .filter(RemoveLongFilter::limit(64))
-                .filter(LowerCaser)
-                .filter(AsciiFoldingFilter)
-                .build(),
-        );
+        if fresh {
+            std::fs::write(&marker, SCHEMA_VERSION.to_string())
+                .map_err(|e| Error::storage(format!("writing {}", marker.display()), e))?;
+        }
+        analyze::register(index.tokenizers());
         // Manual reloads: this process reloads after its own commits, and a search in another
         // process opens its own reader, so a watcher thread buys nothing.
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
-        Ok(TextIndex {
-            index,
-            reader,
-            fields,
-        })
+        Ok((
+            TextIndex {
+                index,
+                reader,
+                fields,
+            },
+            fresh,
+        ))
     }
 
     /// Takes the writer (the ingest lock), waiting for another process to release it.
@@ -170,17 +205,28 @@ impl TextIndex {
     }
 
     /// BM25 search over the chunks of the given `(source, version)` pairs only.
+    ///
+    /// The question is matched against the unstemmed fields and the stemmed field of its
+    /// language; when its language cannot be told (short questions, product codes), against
+    /// every stemmed field — each only holds documents of its own language, so a stem can only
+    /// match documents of the language that produced it.
     pub fn search(
         &self,
         query: &str,
+        query_lang: Option<&Lang>,
         active: &[(i64, u32)],
         limit: usize,
     ) -> Result<Vec<IndexHit>> {
         if active.is_empty() || limit == 0 || query.trim().is_empty() {
             return Ok(Vec::new());
         }
-        let f = self.fields;
-        let mut parser = QueryParser::for_index(&self.index, vec![f.text, f.heading, f.title]);
+        let f = &self.fields;
+        let mut default_fields = vec![f.text, f.heading, f.title];
+        match query_lang.and_then(|l| STEMMED.iter().position(|(c, _)| *c == l.code())) {
+            Some(i) => default_fields.push(f.stemmed[i]),
+            None => default_fields.extend(f.stemmed.iter().copied()),
+        }
+        let mut parser = QueryParser::for_index(&self.index, default_fields);
         parser.set_field_boost(f.heading, 1.5);
         parser.set_field_boost(f.title, 0.5);
         // Lenient: a client's question may contain quotes, colons or parentheses; they are
@@ -209,8 +255,12 @@ impl TextIndex {
     }
 
     fn hit_from_doc(&self, score: f32, doc: &TantivyDocument) -> Result<IndexHit> {
-        let f = self.fields;
+        let f = &self.fields;
         let u = |field: Field| doc.get_first(field).and_then(|v| v.as_u64());
+        let lang = doc
+            .get_first(f.lang)
+            .and_then(|v| v.as_str())
+            .map(|s| Lang(s.to_string()));
         let s = |field: Field| {
             doc.get_first(field)
                 .and_then(|v| v.as_str())
@@ -231,6 +281,7 @@ impl TextIndex {
                 heading.split(HEADING_SEP).map(str::to_string).collect()
             },
             text: s(f.text),
+            lang,
             location: serde_json::from_str(&s(f.location)).unwrap_or_default(),
         })
     }
@@ -249,7 +300,7 @@ pub struct IndexWriterGuard<'a> {
 
 impl IndexWriterGuard<'_> {
     pub fn add(&mut self, c: &IndexChunk<'_>) -> Result<()> {
-        let f = self.index.fields;
+        let f = &self.index.fields;
         let mut doc = TantivyDocument::default();
         doc.add_u64(f.chunk_id, c.chunk_id as u64);
         doc.add_u64(f.source_id, c.source_id as u64);
@@ -259,6 +310,12 @@ impl IndexWriterGuard<'_> {
         doc.add_text(f.title, c.title);
         doc.add_text(f.heading, c.heading_path.join(HEADING_SEP));
         doc.add_text(f.text, c.text);
+        if let Some(lang) = c.lang {
+            doc.add_text(f.lang, lang.code());
+            if let Some(i) = STEMMED.iter().position(|(code, _)| *code == lang.code()) {
+                doc.add_text(f.stemmed[i], c.text);
+            }
+        }
         doc.add_text(
             f.location,
             serde_json::to_string(c.location).map_err(|e| Error::Internal(e.to_string()))?,
@@ -270,7 +327,7 @@ impl IndexWriterGuard<'_> {
     /// Deletes documents by a catalog gc term: `source:ID` (a removed source) or `S:V` (one
     /// version).
     pub fn delete(&mut self, term: &str) {
-        let f = self.index.fields;
+        let f = &self.index.fields;
         if let Some(id) = term
             .strip_prefix("source:")
             .and_then(|s| s.parse::<u64>().ok())
@@ -300,6 +357,7 @@ mod tests {
             version,
             ord: 0,
             title: "doc",
+            lang: None,
             heading_path: &["Shipping".to_string(), "Chile".to_string()],
             text,
             location: &Location::lines(1, 2),
@@ -310,7 +368,7 @@ mod tests {
     #[test]
     fn search_sees_only_active_pairs_and_folds_accents() {
         let dir = tempfile::tempdir().unwrap();
-        let idx = TextIndex::open(dir.path()).unwrap();
+        let idx = TextIndex::open(dir.path()).unwrap().0;
         {
             let mut w = idx.writer().unwrap();
             add(&mut w, 1, 1, 1, "Envío a Chile en 7 días");
@@ -318,26 +376,76 @@ mod tests {
             add(&mut w, 3, 2, 1, "Devoluciones en 30 días");
             w.commit().unwrap();
         }
-        let hits = idx.search("envio chile", &[(1, 2), (2, 1)], 10).unwrap();
+        let hits = idx
+            .search("envio chile", None, &[(1, 2), (2, 1)], 10)
+            .unwrap();
         // Chunk 3 matches only through the shared heading; chunk 1 is not active.
         let ids: Vec<i64> = hits.iter().map(|h| h.chunk_id).collect();
         assert_eq!(ids, vec![2, 3]);
         assert_eq!(hits[0].heading_path, vec!["Shipping", "Chile"]);
         assert_eq!(hits[0].location, Location::lines(1, 2));
-        let hits = idx.search("envio chile", &[(1, 1)], 10).unwrap();
+        let hits = idx.search("envio chile", None, &[(1, 1)], 10).unwrap();
         assert_eq!(hits[0].chunk_id, 1);
-        assert!(idx.search("envio", &[], 10).unwrap().is_empty());
+        assert!(idx.search("envio", None, &[], 10).unwrap().is_empty());
         // Query syntax characters do not fail the search.
         assert!(!idx
-            .search("¿envío: (Chile)? \"", &[(1, 1)], 10)
+            .search("¿envío: (Chile)? \"", None, &[(1, 1)], 10)
             .unwrap()
             .is_empty());
     }
 
     #[test]
+    fn stemmed_fields_match_word_forms_of_the_documents_language() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = TextIndex::open(dir.path()).unwrap().0;
+        let es = Lang("es".into());
+        let en = Lang("en".into());
+        let mut w = idx.writer().unwrap();
+        for (id, text, lang) in [
+            (1, "Realizamos envíos a Chile y Colombia", &es),
+            (2, "Returned items are refunded", &en),
+        ] {
+            w.add(&IndexChunk {
+                chunk_id: id,
+                source_id: id,
+                version: 1,
+                ord: 0,
+                title: "t",
+                lang: Some(lang),
+                heading_path: &[],
+                text,
+                location: &Location::default(),
+            })
+            .unwrap();
+        }
+        w.commit().unwrap();
+        let active = [(1, 1), (2, 1)];
+        // "envío" (singular) finds "envíos" only through the Spanish stemmer.
+        let hits = idx.search("envío", Some(&es), &active, 5).unwrap();
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].lang, Some(es.clone()));
+        let hits = idx.search("envío", None, &active, 5).unwrap();
+        assert_eq!(hits.len(), 1);
+        let hits = idx.search("return refund", Some(&en), &active, 5).unwrap();
+        assert_eq!(hits[0].chunk_id, 2);
+    }
+
+    #[test]
+    fn an_index_of_another_layout_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, fresh) = TextIndex::open(dir.path()).unwrap();
+        assert!(fresh);
+        let (_, fresh) = TextIndex::open(dir.path()).unwrap();
+        assert!(!fresh);
+        std::fs::write(dir.path().join(SCHEMA_MARKER), "1").unwrap();
+        let (_, fresh) = TextIndex::open(dir.path()).unwrap();
+        assert!(fresh);
+    }
+
+    #[test]
     fn delete_by_version_and_by_source() {
         let dir = tempfile::tempdir().unwrap();
-        let idx = TextIndex::open(dir.path()).unwrap();
+        let idx = TextIndex::open(dir.path()).unwrap().0;
         let mut w = idx.writer().unwrap();
         add(&mut w, 1, 1, 1, "alpha");
         add(&mut w, 2, 1, 2, "alpha");
@@ -355,8 +463,8 @@ mod tests {
     #[test]
     fn a_second_writer_waits_for_the_first() {
         let dir = tempfile::tempdir().unwrap();
-        let idx = TextIndex::open(dir.path()).unwrap();
-        let other = TextIndex::open(dir.path()).unwrap();
+        let idx = TextIndex::open(dir.path()).unwrap().0;
+        let other = TextIndex::open(dir.path()).unwrap().0;
         let w = idx.writer().unwrap();
         let t = std::thread::spawn(move || {
             let started = Instant::now();

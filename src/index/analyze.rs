@@ -1,0 +1,198 @@
+//! Text analysis for the full-text index: a tokenizer that is safe for every script, and one
+//! analyzer per stemmed language.
+//!
+//! Words are runs of letters and digits, as usual — except in scripts written without spaces
+//! (Chinese, Japanese, Korean, Thai), where a "word" would be a whole sentence and nothing would
+//! ever match. There each character pair becomes a token (overlapping bigrams; a lone
+//! character is a unigram), the standard way to make such text searchable without a
+//! dictionary.
+
+use crate::lang::STEMMED;
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, Stemmer, TextAnalyzer, Token, TokenStream,
+    Tokenizer, TokenizerManager,
+};
+
+/// The analyzer without stemming: every language, exact word forms (after case and accent
+/// folding).
+pub const BASE: &str = "lore_base";
+
+/// The name of the stemmed analyzer (and field suffix) of a language code.
+pub fn stemmed_name(code: &str) -> String {
+    format!("lore_{code}")
+}
+
+/// Registers the base and the stemmed analyzers.
+pub fn register(manager: &TokenizerManager) {
+    manager.register(
+        BASE,
+        TextAnalyzer::builder(LoreTokenizer::default())
+            .filter(RemoveLongFilter::limit(64))
+            .filter(LowerCaser)
+            .filter(AsciiFoldingFilter)
+            .build(),
+    );
+    for (code, lang) in STEMMED {
+        // Stem before folding accents: the Snowball stemmers expect the real spelling.
+        manager.register(
+            &stemmed_name(code),
+            TextAnalyzer::builder(LoreTokenizer::default())
+                .filter(RemoveLongFilter::limit(64))
+                .filter(LowerCaser)
+                .filter(Stemmer::new(*lang))
+                .filter(AsciiFoldingFilter)
+                .build(),
+        );
+    }
+}
+
+/// Characters of scripts written without spaces between words.
+fn is_unspaced(c: char) -> bool {
+    matches!(c as u32,
+        0x3040..=0x30FF   // Hiragana, Katakana
+        | 0x3400..=0x4DBF // CJK extension A
+        | 0x4E00..=0x9FFF // CJK unified ideographs
+        | 0xF900..=0xFAFF // CJK compatibility ideographs
+        | 0xAC00..=0xD7AF // Hangul syllables
+        | 0x0E00..=0x0E7F // Thai
+        | 0x0E80..=0x0EFF // Lao
+        | 0x1780..=0x17FF // Khmer
+        | 0x20000..=0x2FFFF // CJK extensions B-F
+    )
+}
+
+/// Words for spaced scripts, overlapping character bigrams for unspaced ones.
+#[derive(Clone, Default)]
+pub struct LoreTokenizer {
+    tokens: Vec<Token>,
+}
+
+pub struct LoreTokenStream<'a> {
+    tokens: &'a mut Vec<Token>,
+    next: usize,
+}
+
+impl Tokenizer for LoreTokenizer {
+    type TokenStream<'a> = LoreTokenStream<'a>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> LoreTokenStream<'a> {
+        self.tokens.clear();
+        tokenize(text, &mut self.tokens);
+        LoreTokenStream {
+            tokens: &mut self.tokens,
+            next: 0,
+        }
+    }
+}
+
+fn tokenize(text: &str, out: &mut Vec<Token>) {
+    let push = |out: &mut Vec<Token>, from: usize, to: usize| {
+        out.push(Token {
+            offset_from: from,
+            offset_to: to,
+            position: out.len(),
+            text: text[from..to].to_string(),
+            position_length: 1,
+        });
+    };
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let end_of = |i: usize| chars.get(i + 1).map_or(text.len(), |(o, _)| *o);
+    let mut i = 0;
+    while i < chars.len() {
+        let (start, c) = chars[i];
+        if is_unspaced(c) {
+            let mut j = i;
+            while j < chars.len() && is_unspaced(chars[j].1) {
+                j += 1;
+            }
+            if j - i == 1 {
+                push(out, start, end_of(i));
+            } else {
+                for (k, (offset, _)) in chars.iter().enumerate().take(j - 1).skip(i) {
+                    push(out, *offset, end_of(k + 1));
+                }
+            }
+            i = j;
+        } else if c.is_alphanumeric() {
+            let mut j = i;
+            while j < chars.len() && chars[j].1.is_alphanumeric() && !is_unspaced(chars[j].1) {
+                j += 1;
+            }
+            push(out, start, end_of(j - 1));
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+}
+
+impl TokenStream for LoreTokenStream<'_> {
+    fn advance(&mut self) -> bool {
+        if self.next < self.tokens.len() {
+            self.next += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn token(&self) -> &Token {
+        &self.tokens[self.next - 1]
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.tokens[self.next - 1]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens(analyzer: &str, text: &str) -> Vec<String> {
+        let m = TokenizerManager::default();
+        register(&m);
+        let mut a = m.get(analyzer).unwrap();
+        let mut s = a.token_stream(text);
+        let mut out = Vec::new();
+        while s.advance() {
+            out.push(s.token().text.clone());
+        }
+        out
+    }
+
+    #[test]
+    fn words_fold_case_and_accents() {
+        assert_eq!(
+            tokens(BASE, "¿Hacen ENVÍOS a São Paulo? BK-200"),
+            vec!["hacen", "envios", "a", "sao", "paulo", "bk", "200"]
+        );
+    }
+
+    #[test]
+    fn unspaced_scripts_become_bigrams() {
+        assert_eq!(
+            tokens(BASE, "返品は30日以内"),
+            vec!["返品", "品は", "30", "日以", "以内"]
+        );
+        assert_eq!(tokens(BASE, "a 日 b"), vec!["a", "日", "b"]);
+    }
+
+    #[test]
+    fn stemmers_conflate_word_forms() {
+        let es = stemmed_name("es");
+        assert_eq!(tokens(&es, "envíos"), tokens(&es, "envío"));
+        assert_eq!(
+            tokens(&stemmed_name("en"), "returns returned"),
+            vec!["return", "return"]
+        );
+        assert_eq!(
+            tokens(&stemmed_name("pt"), "devoluções"),
+            tokens(&stemmed_name("pt"), "devolução")
+        );
+        assert_eq!(
+            tokens(&stemmed_name("ru"), "доставки"),
+            tokens(&stemmed_name("ru"), "доставка")
+        );
+    }
+}
