@@ -110,6 +110,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run BEIR-format retrieval evaluation sets end to end and print nDCG@10, Recall@10 and
+    /// MRR@10 per set and mode.
+    Eval {
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Retrieval mode to evaluate.
+        #[arg(long, default_value = "text", value_parser = ["text"])]
+        mode: String,
+        /// One JSON object per line per set and mode.
+        #[arg(long)]
+        json: bool,
+    },
     /// Measure parse throughput.
     Bench {
         #[command(subcommand)]
@@ -195,6 +207,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Bench {
             what: BenchCommand::Parse { dir, json },
         } => return bench_parse(dir, *json),
+        Command::Eval { dirs, mode, json } => return eval(dirs, mode, *json),
         _ => {}
     }
     let lore = Lore::open(&cli.data)
@@ -326,7 +339,9 @@ fn run(cli: Cli) -> Result<i32> {
             }
             Ok(EXIT_OK)
         }
-        Command::Demo { .. } | Command::Bench { .. } => unreachable!("handled above"),
+        Command::Demo { .. } | Command::Bench { .. } | Command::Eval { .. } => {
+            unreachable!("handled above")
+        }
     }
 }
 
@@ -541,6 +556,35 @@ fn print_hits(results: &SearchResults, max_chars: usize) {
             println!("   {ellipsis}");
         }
     }
+}
+
+/// Each set is ingested into a fresh knowledge base in a temporary folder, so runs are
+/// independent and leave nothing behind.
+fn eval(dirs: &[PathBuf], mode: &str, json: bool) -> Result<i32> {
+    if !json {
+        println!(
+            "{:<14} {:<7} {:>8} {:>10} {:>8} {:>8}",
+            "set", "mode", "nDCG@10", "Recall@10", "MRR@10", "queries"
+        );
+    }
+    for dir in dirs {
+        let set = lore::eval::load_set(dir)?;
+        let tmp = tempfile::tempdir().context("creating a temporary data folder")?;
+        let lore = Lore::open(tmp.path())?;
+        let kb = lore.kb("eval")?;
+        let bar = Bar::new(json);
+        lore::eval::ingest(&kb, &set, &bar)?;
+        let r = lore::eval::evaluate(&kb, &set, mode, &bar)?;
+        if json {
+            println!("{}", serde_json::to_string(&r)?);
+        } else {
+            println!(
+                "{:<14} {:<7} {:>8.3} {:>10.3} {:>8.3} {:>8}",
+                r.set, r.mode, r.ndcg_at_10, r.recall_at_10, r.mrr_at_10, r.queries
+            );
+        }
+    }
+    Ok(EXIT_OK)
 }
 
 fn bench_parse(dir: &Path, json: bool) -> Result<i32> {

@@ -13,6 +13,7 @@ pub mod bench;
 pub mod chunk;
 pub mod config;
 pub mod error;
+pub mod eval;
 pub mod fetch;
 pub mod index;
 pub mod ingest;
@@ -262,6 +263,31 @@ impl KnowledgeBase<'_> {
         opts: &AddOptions,
         progress: &dyn Progress,
     ) -> Result<IngestReport> {
+        let id = self.queue_text(title, body, opts)?;
+        let reports = self.run_pending(progress)?;
+        reports
+            .into_iter()
+            .rev()
+            .find(|r| r.source_id == id)
+            .ok_or_else(|| Error::Internal("the text entry's job did not run".into()))
+    }
+
+    /// Adds or updates many `(title, body)` text entries in one ingestion run (one index commit
+    /// per batch rather than per entry).
+    pub fn add_texts(
+        &self,
+        entries: &[(String, String)],
+        opts: &AddOptions,
+        progress: &dyn Progress,
+    ) -> Result<Vec<IngestReport>> {
+        for (title, body) in entries {
+            self.queue_text(title, body, opts)?;
+        }
+        self.run_pending(progress)
+    }
+
+    /// Stores the body and queues the ingestion of the text entry titled `title`.
+    fn queue_text(&self, title: &str, body: &str, opts: &AddOptions) -> Result<i64> {
         let title = title.trim();
         if title.is_empty() {
             return Err(Error::invalid("a text entry needs a title"));
@@ -286,12 +312,7 @@ impl KnowledgeBase<'_> {
         };
         let hash = self.blobs.put(body.as_bytes())?;
         catalog.enqueue(self.row.id, id, Some(&hash))?;
-        let reports = self.run_pending(progress)?;
-        reports
-            .into_iter()
-            .rev()
-            .find(|r| r.source_id == id)
-            .ok_or_else(|| Error::Internal("the text entry's job did not run".into()))
+        Ok(id)
     }
 
     /// Re-reads the origins of the given sources and ingests what changed.
