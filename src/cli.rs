@@ -107,6 +107,17 @@ enum Command {
         /// Only sources of this kind (file, text; repeatable).
         #[arg(long = "kind", value_parser = parse_kind)]
         kinds: Vec<SourceKind>,
+        /// Withhold results below this confidence (0 to 1; 0 shows everything found).
+        #[arg(long, default_value_t = lore::retrieve::DEFAULT_MIN_CONFIDENCE)]
+        min_confidence: f32,
+        /// Do not count this question as a knowledge gap if nothing relevant is found.
+        #[arg(long)]
+        no_gap: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Questions that found nothing relevant, most asked first.
+    Gaps {
         #[arg(long)]
         json: bool,
     },
@@ -321,6 +332,8 @@ fn run(cli: Cli) -> Result<i32> {
             k,
             sources,
             kinds,
+            min_confidence,
+            no_gap,
             json,
         } => {
             let mut source_ids = Vec::new();
@@ -330,12 +343,37 @@ fn run(cli: Cli) -> Result<i32> {
             let opts = SearchOptions {
                 k,
                 filter: SourceFilter { source_ids, kinds },
+                min_confidence,
+                record_gaps: !no_gap,
             };
             let results = kb.search_with(&query, &opts)?;
             if json {
                 print_json(&results);
             } else {
                 print_hits(&results, 600);
+            }
+            Ok(EXIT_OK)
+        }
+        Command::Gaps { json } => {
+            let gaps = kb.gaps()?;
+            if json {
+                print_json(&serde_json::json!({ "kb": kb.name(), "gaps": gaps }));
+            } else if gaps.is_empty() {
+                println!("no knowledge gaps: every question found something relevant");
+            } else {
+                println!(
+                    "{:>5}  {:<20}  {:>10}  question",
+                    "count", "last seen", "confidence"
+                );
+                for g in &gaps {
+                    println!(
+                        "{:>5}  {:<20}  {:>10.2}  {}",
+                        g.count,
+                        format_time(g.last_seen),
+                        g.best_confidence,
+                        g.query
+                    );
+                }
             }
             Ok(EXIT_OK)
         }
@@ -537,9 +575,14 @@ fn print_detail(d: &SourceDetail) {
 }
 
 fn print_hits(results: &SearchResults, max_chars: usize) {
-    if results.hits.is_empty() {
-        println!("no relevant passages for {:?}", results.query);
-        return;
+    if results.nothing_relevant {
+        println!(
+            "nothing relevant for {:?} (confidence {:.2})",
+            results.query, results.confidence
+        );
+        if results.hits.is_empty() {
+            return;
+        }
     }
     for (i, h) in results.hits.iter().enumerate() {
         println!("{}. [{:.2}] {}", i + 1, h.score, h.citation);
@@ -641,6 +684,7 @@ const DEMO_QUESTIONS: &[&str] = &[
     "BK-200 kettle temperature",
     "¿Cuánto tarda el envío a Colombia?",
     "Posso cancelar a assinatura?",
+    "Do you offer a student discount?",
 ];
 
 fn demo(samples: Option<&Path>) -> Result<i32> {
@@ -666,6 +710,10 @@ fn demo(samples: Option<&Path>) -> Result<i32> {
         println!();
     }
     demo_versions(&kb, tmp.path())?;
+    println!("\n== knowledge gaps (questions that found nothing relevant)");
+    for g in kb.gaps()? {
+        println!("{} x {:?}", g.count, g.query);
+    }
     Ok(EXIT_OK)
 }
 

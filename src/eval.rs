@@ -189,6 +189,8 @@ pub fn evaluate(
     let mut sum = Metrics::default();
     let opts = SearchOptions {
         k: CHUNKS_PER_QUERY,
+        min_confidence: 0.0,
+        record_gaps: false,
         ..Default::default()
     };
     for (qid, text) in &set.queries {

@@ -413,6 +413,11 @@ impl KnowledgeBase<'_> {
         retrieve::search(&self.lore.catalog, &self.index, self.row.id, query, opts)
     }
 
+    /// Questions that found nothing relevant, most asked first.
+    pub fn gaps(&self) -> Result<Vec<store::GapRow>> {
+        self.lore.catalog.gaps(self.row.id)
+    }
+
     /// Documents in this knowledge base's index, across all retained versions.
     pub fn indexed_chunks(&self) -> Result<u64> {
         self.index.reload()?;

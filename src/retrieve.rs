@@ -39,14 +39,27 @@ pub struct Hit {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SearchResults {
     pub query: String,
+    /// How sure lore is that the hits answer the question, from 0 to 1.
+    pub confidence: f32,
+    /// True when nothing relevant was found: `hits` is then empty (unless the caller asked
+    /// for everything with `min_confidence` 0) and the question was counted as a gap.
+    pub nothing_relevant: bool,
     pub hits: Vec<Hit>,
 }
 
+/// Below this confidence a search answers "nothing relevant" (see [`TextIndex::coverage`]).
+pub const DEFAULT_MIN_CONFIDENCE: f32 = 0.35;
+
 /// What to search and how many hits to return.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SearchOptions {
     pub k: usize,
     pub filter: SourceFilter,
+    /// Results below this confidence are withheld and the question is recorded as a knowledge
+    /// gap. 0 returns whatever was found (an admin's "test retrieval" view).
+    pub min_confidence: f32,
+    /// Count questions that found nothing relevant as knowledge gaps (off for evaluations).
+    pub record_gaps: bool,
 }
 
 impl Default for SearchOptions {
@@ -54,6 +67,8 @@ impl Default for SearchOptions {
         SearchOptions {
             k: DEFAULT_K,
             filter: SourceFilter::default(),
+            min_confidence: DEFAULT_MIN_CONFIDENCE,
+            record_gaps: true,
         }
     }
 }
@@ -97,8 +112,28 @@ pub fn search(
             chunk: h.ord,
         });
     }
+    // Confidence: the best coverage among the first hits (the top BM25 hit is not always
+    // the one that covers the question best).
+    let mut confidence: f32 = 0.0;
+    for h in hits.iter().take(3) {
+        let passage = format!("{} {}", h.heading_path.join(" "), h.text);
+        let lang = h.language.clone().map(crate::lang::Lang);
+        confidence = confidence.max(index.coverage(query, &passage, lang.as_ref())?);
+    }
+    let nothing_relevant = hits.is_empty() || confidence < opts.min_confidence;
+    if nothing_relevant {
+        if opts.record_gaps {
+            catalog.record_gap(kb_id, query, confidence)?;
+        }
+        tracing::info!(query, confidence, "nothing relevant");
+        if opts.min_confidence > 0.0 {
+            hits.clear();
+        }
+    }
     Ok(SearchResults {
         query: query.to_string(),
+        confidence,
+        nothing_relevant,
         hits,
     })
 }

@@ -9,8 +9,8 @@
 
 use crate::lang::STEMMED;
 use tantivy::tokenizer::{
-    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, Stemmer, TextAnalyzer, Token, TokenStream,
-    Tokenizer, TokenizerManager,
+    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, Stemmer, StopWordFilter, TextAnalyzer, Token,
+    TokenStream, Tokenizer, TokenizerManager,
 };
 
 /// The analyzer without stemming: every language, exact word forms (after case and accent
@@ -20,6 +20,11 @@ pub const BASE: &str = "lore_base";
 /// The name of the stemmed analyzer (and field suffix) of a language code.
 pub fn stemmed_name(code: &str) -> String {
     format!("lore_{code}")
+}
+
+/// The name of a language's analyzer for measuring coverage: stemmed, without stop words.
+pub fn coverage_name(code: &str) -> String {
+    format!("lore_{code}_content")
 }
 
 /// Registers the base and the stemmed analyzers.
@@ -43,8 +48,48 @@ pub fn register(manager: &TokenizerManager) {
                 .filter(AsciiFoldingFilter)
                 .build(),
         );
+        // Coverage counts only content words: "do", "you", "a" say nothing about whether a
+        // passage answers the question.
+        let builder = TextAnalyzer::builder(LoreTokenizer::default())
+            .filter(RemoveLongFilter::limit(64))
+            .filter(LowerCaser)
+            .dynamic();
+        let stop = if *code == "en" {
+            // tantivy's English list is the short Lucene one; questions are full of pronouns
+            // and auxiliaries it lacks.
+            Some(StopWordFilter::remove(
+                ENGLISH_STOP_WORDS.iter().map(|w| w.to_string()),
+            ))
+        } else {
+            StopWordFilter::new(*lang)
+        };
+        let builder = match stop {
+            Some(stop) => builder.filter_dynamic(stop),
+            None => builder,
+        };
+        manager.register(
+            &coverage_name(code),
+            builder
+                .filter_dynamic(Stemmer::new(*lang))
+                .filter_dynamic(AsciiFoldingFilter)
+                .build(),
+        );
     }
 }
+
+/// English function words, including the auxiliaries and pronouns of questions.
+const ENGLISH_STOP_WORDS: &[&str] = &[
+    "a", "about", "after", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be",
+    "been", "before", "being", "but", "by", "can", "could", "did", "do", "does", "doing", "for",
+    "from", "get", "got", "had", "has", "have", "having", "he", "her", "here", "him", "his", "how",
+    "i", "if", "in", "into", "is", "it", "its", "just", "let", "me", "might", "more", "most",
+    "much", "must", "my", "no", "nor", "not", "of", "on", "once", "only", "or", "other", "our",
+    "ours", "out", "over", "please", "shall", "she", "should", "so", "some", "such", "than",
+    "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "through",
+    "to", "too", "under", "until", "up", "us", "very", "was", "we", "were", "what", "when",
+    "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your",
+    "yours",
+];
 
 /// Characters of scripts written without spaces between words.
 fn is_unspaced(c: char) -> bool {
@@ -176,6 +221,18 @@ mod tests {
             vec!["返品", "品は", "30", "日以", "以内"]
         );
         assert_eq!(tokens(BASE, "a 日 b"), vec!["a", "日", "b"]);
+    }
+
+    #[test]
+    fn coverage_analyzers_drop_stop_words() {
+        assert_eq!(
+            tokens(&coverage_name("en"), "Do you offer a student discount?"),
+            vec!["offer", "student", "discount"]
+        );
+        assert_eq!(
+            tokens(&coverage_name("es"), "¿Los envíos a Chile?"),
+            tokens(&coverage_name("es"), "envío Chile")
+        );
     }
 
     #[test]

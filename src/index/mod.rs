@@ -22,6 +22,7 @@ use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, INDEXED, STORED,
     STRING,
 };
+use tantivy::tokenizer::TokenStream;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 /// Version of the index layout (fields and analyzers). An index written with another version
@@ -284,6 +285,58 @@ impl TextIndex {
             lang,
             location: serde_json::from_str(&s(f.location)).unwrap_or_default(),
         })
+    }
+
+    /// How much of the question a passage covers, from 0 to 1: the IDF-weighted share of the
+    /// question's distinct terms that occur in the passage. Rare words (product codes, "Chile")
+    /// weigh a lot, function words ("do", "the") almost nothing, so the figure reads as "did
+    /// the passage talk about what was asked". Terms are compared after the passage language's
+    /// stemmer when it has one, so "envío" covers "envíos".
+    pub fn coverage(&self, query: &str, passage: &str, lang: Option<&Lang>) -> Result<f32> {
+        let f = &self.fields;
+        let (analyzer, field) =
+            match lang.and_then(|l| STEMMED.iter().position(|(c, _)| *c == l.code())) {
+                Some(i) => (analyze::coverage_name(STEMMED[i].0), f.stemmed[i]),
+                None => (analyze::BASE.to_string(), f.text),
+            };
+        let q = self.tokens(&analyzer, query)?;
+        if q.is_empty() {
+            return Ok(0.0);
+        }
+        let p: std::collections::HashSet<String> =
+            self.tokens(&analyzer, passage)?.into_iter().collect();
+        let searcher = self.reader.searcher();
+        let n = searcher.num_docs().max(1) as f32;
+        let mut total = 0.0;
+        let mut covered = 0.0;
+        for t in &q {
+            let df = searcher.doc_freq(&Term::from_field_text(field, t))? as f32;
+            let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
+            total += idf;
+            tracing::trace!(term = %t, df, idf, covered = p.contains(t), "coverage term");
+            if p.contains(t) {
+                covered += idf;
+            }
+        }
+        Ok(if total > 0.0 { covered / total } else { 0.0 })
+    }
+
+    /// Distinct tokens of `text` under a registered analyzer.
+    fn tokens(&self, analyzer: &str, text: &str) -> Result<Vec<String>> {
+        let mut a = self
+            .index
+            .tokenizers()
+            .get(analyzer)
+            .ok_or_else(|| Error::Internal(format!("analyzer {analyzer} is not registered")))?;
+        let mut stream = a.token_stream(text);
+        let mut out: Vec<String> = Vec::new();
+        while stream.advance() {
+            let t = &stream.token().text;
+            if !out.contains(t) {
+                out.push(t.clone());
+            }
+        }
+        Ok(out)
     }
 
     /// Number of documents visible to the current reader (all versions, active or not).

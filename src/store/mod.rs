@@ -98,6 +98,20 @@ CREATE TABLE index_gc (
 ALTER TABLE versions ADD COLUMN language TEXT;
 ALTER TABLE chunks ADD COLUMN fields TEXT;
 "#,
+    // 3: knowledge gaps — questions that found nothing relevant.
+    r#"
+CREATE TABLE gaps (
+    id               INTEGER PRIMARY KEY,
+    kb_id            INTEGER NOT NULL REFERENCES kbs(id) ON DELETE CASCADE,
+    query_key        TEXT NOT NULL,
+    query            TEXT NOT NULL,
+    count            INTEGER NOT NULL,
+    best_confidence  REAL NOT NULL,
+    first_seen       INTEGER NOT NULL,
+    last_seen        INTEGER NOT NULL,
+    UNIQUE (kb_id, query_key)
+);
+"#,
 ];
 
 /// Seconds since the Unix epoch; the catalog stores all times this way.
@@ -1179,6 +1193,65 @@ impl Catalog {
         }
         tx.commit()?;
         Ok(())
+    }
+}
+
+/// A question that found nothing relevant, with how often it was asked.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GapRow {
+    pub query: String,
+    pub count: u32,
+    /// The best confidence any of its searches reached.
+    pub best_confidence: f32,
+    pub first_seen: i64,
+    pub last_seen: i64,
+}
+
+/// The form under which repeated questions are counted together: case, spacing and trailing
+/// punctuation do not make a new question.
+pub fn gap_key(query: &str) -> String {
+    crate::parse::normalize_ws(&query.to_lowercase())
+        .trim_matches(|c: char| c.is_ascii_punctuation() || c == '¿' || c == '¡')
+        .to_string()
+}
+
+impl Catalog {
+    /// Counts a question that found nothing relevant.
+    pub fn record_gap(&self, kb_id: i64, query: &str, confidence: f32) -> Result<()> {
+        let key = gap_key(query);
+        if key.is_empty() {
+            return Ok(());
+        }
+        let t = now();
+        self.lock().execute(
+            "INSERT INTO gaps (kb_id, query_key, query, count, best_confidence, first_seen,
+                 last_seen)
+             VALUES (?1, ?2, ?3, 1, ?4, ?5, ?5)
+             ON CONFLICT (kb_id, query_key) DO UPDATE SET
+                 count = count + 1, query = excluded.query, last_seen = excluded.last_seen,
+                 best_confidence = MAX(best_confidence, excluded.best_confidence)",
+            params![kb_id, key, query.trim(), f64::from(confidence), t],
+        )?;
+        Ok(())
+    }
+
+    /// Knowledge gaps, most asked first.
+    pub fn gaps(&self, kb_id: i64) -> Result<Vec<GapRow>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT query, count, best_confidence, first_seen, last_seen FROM gaps
+             WHERE kb_id = ?1 ORDER BY count DESC, last_seen DESC",
+        )?;
+        let rows = stmt.query_map([kb_id], |r| {
+            Ok(GapRow {
+                query: r.get(0)?,
+                count: r.get(1)?,
+                best_confidence: r.get::<_, f64>(2)? as f32,
+                first_seen: r.get(3)?,
+                last_seen: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 }
 

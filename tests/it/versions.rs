@@ -389,3 +389,50 @@ fn a_lost_index_is_rebuilt_from_the_catalog() {
     assert_eq!(hits[0].version, 1, "still serving the reverted version");
     assert_eq!(hits[0].language.as_deref(), Some("es"));
 }
+
+#[test]
+fn confidence_withholds_unrelated_results_and_records_gaps() {
+    let env = Env::new();
+    let lore = env.lore();
+    let kb = lore.kb("shop").unwrap();
+    add(
+        &kb,
+        &env.write(
+            "faq.md",
+            "# Returns\n\nYou can return unopened coffee within 30 days of delivery.\n\n\
+             # Shipping\n\nWe ship to Chile, Brazil and Portugal.\n",
+        ),
+    );
+    let good = kb.search("can I return coffee within 30 days?", 3).unwrap();
+    assert!(!good.nothing_relevant);
+    assert!(good.confidence > 0.6, "{}", good.confidence);
+    assert_eq!(good.hits[0].heading_path, vec!["Returns"]);
+
+    // Shares only function words with the documents.
+    let bad = kb
+        .search("do you have a loyalty program for students?", 3)
+        .unwrap();
+    assert!(bad.nothing_relevant, "confidence {}", bad.confidence);
+    assert!(bad.hits.is_empty());
+    kb.search("Do you have a loyalty program for students", 3)
+        .unwrap();
+    let gaps = kb.gaps().unwrap();
+    assert_eq!(gaps.len(), 1);
+    assert_eq!(
+        gaps[0].count, 2,
+        "case and punctuation do not make a new question"
+    );
+
+    // The admin's test view shows what was found anyway, and records nothing.
+    let opts = lore::SearchOptions {
+        k: 3,
+        min_confidence: 0.0,
+        record_gaps: false,
+        ..Default::default()
+    };
+    let all = kb
+        .search_with("loyalty program for students that ship", &opts)
+        .unwrap();
+    assert!(!all.hits.is_empty());
+    assert_eq!(kb.gaps().unwrap().len(), 1);
+}
