@@ -576,4 +576,97 @@ mod tests {
         let (latin1, _, _) = encoding_rs::WINDOWS_1252.encode("¿Dónde está mi pedido?");
         assert_eq!(detect(&latin1, Some("faq.txt")).unwrap(), Format::Text);
     }
+
+    #[test]
+    fn zip_containers_are_told_apart_by_their_entries() {
+        use crate::parse::archive::tests::zip_of;
+        let fmt = |entries: &[(&str, &[u8])]| detect(&zip_of(entries), None);
+        assert_eq!(fmt(&[("xl/workbook.xml", b"<x/>")]).unwrap(), Format::Xlsx);
+        assert_eq!(fmt(&[("xl/workbook.bin", b"x")]).unwrap(), Format::Xlsb);
+        assert_eq!(
+            fmt(&[("word/document.xml", b"<x/>")]).unwrap(),
+            Format::Docx
+        );
+        assert_eq!(
+            fmt(&[(
+                "mimetype",
+                b"application/vnd.oasis.opendocument.spreadsheet"
+            )])
+            .unwrap(),
+            Format::Ods
+        );
+        let unsupported = |entries: &[(&str, &[u8])]| {
+            let e = fmt(entries).unwrap_err();
+            assert_eq!(e.reason(), Some(Reason::UnsupportedFormat));
+            e.to_string()
+        };
+        assert_eq!(
+            unsupported(&[("mimetype", b"application/vnd.oasis.opendocument.text")]),
+            "unsupported-format: file is a opendocument text (odt), which lore cannot parse yet"
+        );
+        assert!(unsupported(&[("ppt/presentation.xml", b"<x/>")]).contains("pptx"));
+        assert_eq!(
+            unsupported(&[("photos/a.jpg", b"x")]),
+            "unsupported-format: file is a zip archive, which lore cannot parse yet"
+        );
+        // A zip signature with nothing behind it.
+        assert_eq!(reason(b"PK\x03\x04\x14\0\x06\0"), Reason::Corrupted);
+        // The name does not matter.
+        assert_eq!(
+            detect(&zip_of(&[("xl/workbook.xml", b"<x/>")]), Some("notes.txt")).unwrap(),
+            Format::Xlsx
+        );
+    }
+
+    #[test]
+    fn ole2_containers_are_told_apart_by_their_streams() {
+        use crate::parse::ole::tests::cfb_with_streams;
+        let e = detect(
+            &cfb_with_streams(&["EncryptionInfo", "EncryptedPackage"]),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "password-protected: file is an office document encrypted with a password"
+        );
+        assert_eq!(
+            detect(&cfb_with_streams(&["Workbook"]), None).unwrap(),
+            Format::Xls
+        );
+        assert_eq!(
+            detect(&cfb_with_streams(&["Book"]), None).unwrap(),
+            Format::Xls
+        );
+        assert!(message(&cfb_with_streams(&["WordDocument", "1Table"])).contains("(doc)"));
+        assert!(message(&cfb_with_streams(&["PowerPoint Document"])).contains("(ppt)"));
+        assert_eq!(
+            reason(&cfb_with_streams(&["Other"])),
+            Reason::UnsupportedFormat
+        );
+        assert_eq!(
+            reason(b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1"),
+            Reason::Corrupted
+        );
+    }
+
+    #[test]
+    fn csv_by_name_or_by_consistent_fields() {
+        assert_eq!(detect(b"a;b\n1;2\n", Some("x.csv")).unwrap(), Format::Csv);
+        assert_eq!(detect(b"a\tb\n1\t2\n", Some("x.TSV")).unwrap(), Format::Csv);
+        // Even prose is CSV when the name says so (a one-column file).
+        assert_eq!(
+            detect(b"Hello, world.", Some("x.csv")).unwrap(),
+            Format::Csv
+        );
+        let data = "sku,name,price\nBK-200,Kettle,89\nHG-50,Grinder,69\nDR-02,Dripper,22\n";
+        assert_eq!(detect(data.as_bytes(), None).unwrap(), Format::Csv);
+        // A text name keeps it text.
+        assert_eq!(
+            detect(data.as_bytes(), Some("a.txt")).unwrap(),
+            Format::Text
+        );
+        let prose = "Dear customer, thank you.\nWe ship, as promised, fast.\nRegards, the team.\n";
+        assert_eq!(detect(prose.as_bytes(), None).unwrap(), Format::Text);
+    }
 }

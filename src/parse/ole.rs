@@ -146,11 +146,21 @@ impl<'a> Cfb<'a> {
 pub(crate) mod tests {
     use super::*;
 
-    /// A minimal valid compound file (512-byte sectors) holding empty streams with `names`:
-    /// header, one FAT sector (sector 0), one directory sector (sector 1).
+    /// A minimal valid compound file (512-byte sectors) holding empty streams with `names`.
     pub(crate) fn cfb_with_streams(names: &[&str]) -> Vec<u8> {
-        assert!(names.len() <= 3, "one directory sector holds 4 entries");
-        let mut b = vec![0u8; 512 * 3];
+        let streams: Vec<(&str, &[u8])> = names.iter().map(|n| (*n, &b""[..])).collect();
+        cfb_with(&streams)
+    }
+
+    /// A compound file with streams of the given content: header, one FAT sector (sector 0),
+    /// one directory sector (sector 1), then each stream's sectors. Contents must be empty or
+    /// at least 4096 bytes (smaller streams would belong in the mini stream, not built here).
+    pub(crate) fn cfb_with(streams: &[(&str, &[u8])]) -> Vec<u8> {
+        assert!(streams.len() <= 3, "one directory sector holds 4 entries");
+        let sectors: Vec<usize> = streams.iter().map(|(_, c)| c.len().div_ceil(512)).collect();
+        assert!(streams.iter().all(|(_, c)| c.is_empty() || c.len() >= 4096));
+        assert!(2 + sectors.iter().sum::<usize>() <= 128, "one FAT sector");
+        let mut b = vec![0u8; 512 * (3 + sectors.iter().sum::<usize>())];
         b[..8].copy_from_slice(MAGIC);
         b[0x18..0x1A].copy_from_slice(&0x3Eu16.to_le_bytes()); // minor version
         b[0x1A..0x1C].copy_from_slice(&3u16.to_le_bytes()); // major version 3
@@ -166,19 +176,37 @@ pub(crate) mod tests {
             let v: u32 = if i == 0 { 0 } else { FREE_SECT };
             b[0x4C + i * 4..0x50 + i * 4].copy_from_slice(&v.to_le_bytes());
         }
-        // FAT (sector 0 at offset 512): sector 0 is a FAT sector, sector 1 ends its chain.
-        let fat = 512;
-        for i in 0..128 {
-            let v: u32 = match i {
-                0 => 0xFFFF_FFFD,
-                1 => END_OF_CHAIN,
-                _ => FREE_SECT,
-            };
-            b[fat + i * 4..fat + i * 4 + 4].copy_from_slice(&v.to_le_bytes());
+        // FAT (sector 0 at offset 512): sector 0 is a FAT sector, sector 1 ends its chain,
+        // then each stream's chain.
+        let mut fat = vec![FREE_SECT; 128];
+        fat[0] = 0xFFFF_FFFD;
+        fat[1] = END_OF_CHAIN;
+        let mut next = 2usize;
+        let mut starts = Vec::new();
+        for (n, (_, content)) in sectors.iter().zip(streams) {
+            if *n == 0 {
+                starts.push(END_OF_CHAIN);
+                continue;
+            }
+            starts.push(next as u32);
+            for k in 0..*n {
+                fat[next + k] = if k + 1 == *n {
+                    END_OF_CHAIN
+                } else {
+                    (next + k + 1) as u32
+                };
+            }
+            let at = 512 * (next + 1);
+            b[at..at + content.len()].copy_from_slice(content);
+            next += n;
         }
-        // Directory (sector 1 at offset 1024): the root, then one stream per name.
+        for (i, v) in fat.iter().enumerate() {
+            b[512 + i * 4..516 + i * 4].copy_from_slice(&v.to_le_bytes());
+        }
+        // Directory (sector 1 at offset 1024): the root, then one stream per name, chained
+        // as right siblings of each other under the root.
         let dir = 1024;
-        let mut put = |slot: usize, name: &str, kind: u8| {
+        let mut put = |slot: usize, name: &str, kind: u8, start: u32, size: usize| {
             let e = dir + slot * DIR_ENTRY_LEN;
             let units: Vec<u16> = name.encode_utf16().chain([0]).collect();
             for (i, u) in units.iter().enumerate() {
@@ -186,13 +214,49 @@ pub(crate) mod tests {
             }
             b[e + 0x40..e + 0x42].copy_from_slice(&((units.len() * 2) as u16).to_le_bytes());
             b[e + 0x42] = kind;
-            b[e + 0x74..e + 0x78].copy_from_slice(&END_OF_CHAIN.to_le_bytes());
+            b[e + 0x43] = 1; // black
+            let none = FREE_SECT.to_le_bytes();
+            b[e + 0x44..e + 0x48].copy_from_slice(&none); // left sibling
+            b[e + 0x48..e + 0x4C].copy_from_slice(&none); // right sibling
+            b[e + 0x4C..e + 0x50].copy_from_slice(&none); // child
+            b[e + 0x74..e + 0x78].copy_from_slice(&start.to_le_bytes());
+            b[e + 0x78..e + 0x7C].copy_from_slice(&(size as u32).to_le_bytes());
         };
-        put(0, "Root Entry", 5);
-        for (i, name) in names.iter().enumerate() {
-            put(i + 1, name, 2);
+        put(0, "Root Entry", 5, END_OF_CHAIN, 0);
+        for (i, ((name, content), start)) in streams.iter().zip(&starts).enumerate() {
+            put(i + 1, name, 2, *start, content.len());
+        }
+        // The root's child is the first stream; each stream's right sibling is the next.
+        let link = |b: &mut Vec<u8>, slot: usize, field: usize, to: u32| {
+            let e = dir + slot * DIR_ENTRY_LEN + field;
+            b[e..e + 4].copy_from_slice(&to.to_le_bytes());
+        };
+        if !streams.is_empty() {
+            link(&mut b, 0, 0x4C, 1);
+        }
+        for i in 1..streams.len() {
+            link(&mut b, i, 0x48, (i + 1) as u32);
         }
         b
+    }
+
+    /// An Excel 97 workbook stream that starts with BOF and FILEPASS (RC4 encryption), padded
+    /// to 4096 bytes.
+    pub(crate) fn encrypted_xls() -> Vec<u8> {
+        let mut s = Vec::new();
+        let mut record = |typ: u16, data: &[u8]| {
+            s.extend_from_slice(&typ.to_le_bytes());
+            s.extend_from_slice(&(data.len() as u16).to_le_bytes());
+            s.extend_from_slice(data);
+        };
+        let mut bof = vec![0u8; 16];
+        bof[..2].copy_from_slice(&0x0600u16.to_le_bytes());
+        bof[2..4].copy_from_slice(&0x0005u16.to_le_bytes());
+        record(0x0809, &bof);
+        record(0x002F, &[1, 0, 1, 0, 1, 0]);
+        record(0x000A, &[]);
+        s.resize(4096, 0);
+        cfb_with(&[("Workbook", &s)])
     }
 
     #[test]

@@ -902,7 +902,7 @@ pub(crate) fn csv_rows(text: &str, sheet_name: &str) -> Result<SheetRows> {
 
 /// The kind of a CSV field: numbers (with optional sign, thousands separators, currency
 /// symbol or percent), ISO or slashed dates, booleans, else text.
-fn infer_kind(s: &str) -> (CellKind, Option<f64>) {
+pub(crate) fn infer_kind(s: &str) -> (CellKind, Option<f64>) {
     let lower = s.to_ascii_lowercase();
     if matches!(lower.as_str(), "true" | "false") {
         return (CellKind::Bool, None);
@@ -1161,6 +1161,24 @@ mod tests {
         assert_eq!(e.reason(), Some(Reason::Corrupted), "{e}");
         let e = parse_workbook(b"\xD0\xCF\x11\xE0 nope", Format::Xls).unwrap_err();
         assert_eq!(e.reason(), Some(Reason::Corrupted), "{e}");
+    }
+
+    #[test]
+    fn encrypted_workbooks_are_password_protected() {
+        use crate::parse::ole::tests::{cfb_with_streams, encrypted_xls};
+        // OOXML encrypted with a password: an OLE2 container, refused at detection.
+        let fake = cfb_with_streams(&["EncryptionInfo", "EncryptedPackage"]);
+        let e =
+            crate::parse::parse(&fake, Some("prices.xlsx"), &ParseOptions::default()).unwrap_err();
+        assert_eq!(e.reason(), Some(Reason::PasswordProtected));
+        // Excel 97 with a FILEPASS record: found by calamine.
+        let xls = encrypted_xls();
+        let e =
+            crate::parse::parse(&xls, Some("prices.xls"), &ParseOptions::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "password-protected: xls workbook is protected with a password"
+        );
     }
 
     #[test]
