@@ -575,11 +575,6 @@ impl Header {
             Err(_) => format!("Column {}", column_letter(col)),
         }
     }
-
-    /// `(column, name)` of every named column.
-    pub fn named(&self) -> &[(u32, String)] {
-        &self.names
-    }
 }
 
 /// Finds the header row: the first row (after at most a few title rows) whose cells are
@@ -921,7 +916,15 @@ pub(crate) fn infer_kind(s: &str) -> (CellKind, Option<f64>) {
             .chars()
             .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
     {
-        let value = s.replace(',', "").parse::<f64>().ok();
+        // Decimal commas and thousands separators as in `1.299,90` or `1,299.90`.
+        let (value, _) = super::catalog::parse_price(s);
+        let value = value.map(|v| {
+            if s.trim_start().starts_with('-') {
+                -v.abs()
+            } else {
+                v
+            }
+        });
         return (CellKind::Number, value);
     }
     (CellKind::Text, None)
