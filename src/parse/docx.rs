@@ -386,6 +386,10 @@ struct TableCell {
     text: String,
     all_bold: bool,
     has_text: bool,
+    /// Grid columns the cell spans (`w:gridSpan`), at least 1.
+    span: usize,
+    /// Continues a vertical merge (`w:vMerge` without `restart`): shows the text above.
+    merged: bool,
 }
 
 /// A note referenced from the body, in order of first reference.
@@ -525,7 +529,33 @@ impl<'s> Walker<'s> {
             }
             "tc" => {
                 if let Some(row) = self.tables.last_mut().and_then(|t| t.rows.last_mut()) {
-                    row.cells.push(TableCell::default());
+                    row.cells.push(TableCell {
+                        span: 1,
+                        ..TableCell::default()
+                    });
+                }
+            }
+            "gridSpan" => {
+                let span = attr(e, "val").and_then(|v| v.parse::<usize>().ok());
+                if let (Some(cell), Some(span)) = (self.cell(), span) {
+                    cell.span = span.clamp(1, 64);
+                }
+            }
+            "vMerge" => {
+                let restart = attr(e, "val").is_some_and(|v| v == "restart");
+                if let Some(cell) = self.cell() {
+                    cell.merged = !restart;
+                }
+            }
+            // Conditional formatting of the table style for its first row: Word's own mark
+            // of a header row.
+            "cnfStyle" => {
+                if let Some(t) = self.tables.last_mut() {
+                    if t.rows.len() == 1 && attr(e, "firstRow").as_deref() == Some("1") {
+                        if let Some(row) = t.rows.last_mut() {
+                            row.header = true;
+                        }
+                    }
                 }
             }
             _ => {}
@@ -693,37 +723,66 @@ impl<'s> Walker<'s> {
 
 /// Table rows as blocks: `Header: value; …` when the first row is a header, `a | b` when
 /// not; a one-column table (a layout box, a callout) as plain paragraphs.
+///
+/// Cells are placed on the table grid first, so a header spanning two columns names both
+/// and a vertically merged cell shows its text in every row it covers.
 fn render_table(rows: &[TableRow]) -> Vec<(String, BlockKind)> {
-    let width = rows.iter().map(|r| r.cells.len()).max().unwrap_or(0);
-    if width <= 1 {
-        return rows
+    let grid = grid_rows(rows);
+    let width = grid.iter().map(Vec::len).max().unwrap_or(0);
+    let used = (0..width)
+        .filter(|&c| grid.iter().any(|r| r.get(c).is_some_and(|t| !t.is_empty())))
+        .count();
+    if used <= 1 {
+        return grid
             .iter()
-            .flat_map(|r| &r.cells)
-            .filter(|c| !c.text.is_empty())
-            .map(|c| (c.text.clone(), BlockKind::Paragraph))
+            .flatten()
+            .filter(|t| !t.is_empty())
+            .map(|t| (t.clone(), BlockKind::Paragraph))
             .collect();
     }
-    let header = if rows.len() >= 2 && is_header_row(rows) {
-        Some(
-            rows[0]
-                .cells
-                .iter()
-                .map(|c| c.text.clone())
-                .collect::<Vec<_>>(),
-        )
-    } else {
-        None
-    };
+    let header = (rows.len() >= 2 && is_header_row(rows)).then(|| {
+        // A spanning header cell names every column it covers.
+        let mut names = vec![String::new(); width];
+        let mut col = 0;
+        for cell in &rows[0].cells {
+            for name in names.iter_mut().skip(col).take(cell.span) {
+                name.clone_from(&cell.text);
+            }
+            col += cell.span;
+        }
+        names
+    });
     let skip = usize::from(header.is_some());
     let header = header.unwrap_or_default();
-    rows[skip..]
+    grid[skip..]
         .iter()
-        .map(|r| {
-            let cells: Vec<String> = r.cells.iter().map(|c| c.text.clone()).collect();
-            (render_row(&header, &cells), BlockKind::TableRow)
-        })
+        .map(|cells| (render_row(&header, cells), BlockKind::TableRow))
         .filter(|(t, _)| !t.is_empty())
         .collect()
+}
+
+/// Each row's cell texts by grid column: a spanning cell at its first column (the others
+/// empty), a vertically merged cell with the text of the cell above.
+fn grid_rows(rows: &[TableRow]) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut cells = Vec::new();
+        for cell in &row.cells {
+            let col = cells.len();
+            let text = if cell.merged && cell.text.is_empty() {
+                out.last()
+                    .and_then(|above: &Vec<String>| above.get(col))
+                    .cloned()
+                    .unwrap_or_default()
+            } else {
+                cell.text.clone()
+            };
+            cells.push(text);
+            cells.extend(std::iter::repeat_n(String::new(), cell.span - 1));
+        }
+        out.push(cells);
+    }
+    out
 }
 
 /// The first row is a header when Word marks it as one, when it is short labels all in bold,
@@ -1017,6 +1076,41 @@ pub(crate) mod tests {
                 b("", Paragraph, "Note: a | b"),
                 b("", Paragraph, "Boxed"),
                 b("", Paragraph, "Outer"),
+            ]
+        );
+    }
+
+    #[test]
+    fn spanning_headers_and_merged_cells() {
+        let cell =
+            |t: &str, props: &str| format!("<w:tc><w:tcPr>{props}</w:tcPr>{}</w:tc>", p(None, t));
+        let span2 = r#"<w:gridSpan w:val="2"/>"#;
+        let body = format!(
+            r#"<w:tbl><w:tr><w:trPr><w:cnfStyle w:val="100000000000" w:firstRow="1"/></w:trPr>{}{}</w:tr><w:tr>{}{}{}</w:tr><w:tr>{}{}{}</w:tr></w:tbl>"#,
+            cell("Model", ""),
+            cell("Coverage", span2),
+            cell("BK-200", r#"<w:vMerge w:val="restart"/>"#),
+            cell("Parts", ""),
+            cell("2 years", ""),
+            cell("", "<w:vMerge/>"),
+            cell("Labour", ""),
+            cell("1 year", ""),
+        );
+        let doc = parse_docx(&docx_of(&body, None, None)).unwrap();
+        use BlockKind::*;
+        assert_eq!(
+            blocks(&doc),
+            vec![
+                b(
+                    "",
+                    TableRow,
+                    "Model: BK-200; Coverage: Parts; Coverage: 2 years"
+                ),
+                b(
+                    "",
+                    TableRow,
+                    "Model: BK-200; Coverage: Labour; Coverage: 1 year"
+                ),
             ]
         );
     }

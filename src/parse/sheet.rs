@@ -26,8 +26,8 @@ use std::io::Cursor;
 /// Rows looked at below a header candidate to decide whether it is one.
 const HEADER_SAMPLE_ROWS: usize = 20;
 
-/// Title rows ("Price list — March 2026") allowed above a header row.
-const MAX_TITLE_ROWS: usize = 4;
+/// Title and note rows ("Price list — March 2026") allowed above a header row.
+const MAX_TITLE_ROWS: usize = 6;
 
 /// Longest cell text (in characters) that can be a column name.
 const MAX_HEADER_CHARS: usize = 60;
@@ -569,7 +569,8 @@ pub(crate) struct Header {
 
 impl Header {
     /// The name of column `col`: the header's, else `Column X`.
-    pub fn name(&self, col: u32) -> String {
+    #[cfg(test)]
+    fn name(&self, col: u32) -> String {
         match self.names.binary_search_by_key(&col, |(c, _)| *c) {
             Ok(i) => self.names[i].1.clone(),
             Err(_) => format!("Column {}", column_letter(col)),
@@ -577,37 +578,46 @@ impl Header {
     }
 }
 
-/// Finds the header row: the first row (after at most a few title rows) whose cells are
-/// mostly non-empty short texts and differ in type from the rows below it.
+/// Finds the header row: among the first rows (titles and notes may come first), the row
+/// whose cells are mostly non-empty short distinct texts and whose columns hold values of
+/// another type below it (numbers, dates, booleans under text labels). When several rows
+/// qualify, the one over the purest data wins (rows of notes above a header sit over more
+/// text), the earliest on a tie.
 ///
 /// A text-only table ("Name, Email, City") has no type difference; there the first row
 /// still counts when it has at least two distinct short labels none of which recurs in its
 /// column below, and no label looks like data (an address, a URL).
 pub(crate) fn detect_header(rows: &[Row]) -> Header {
+    let mut best: Option<(usize, f64)> = None;
     for i in 0..rows.len().min(MAX_TITLE_ROWS + 1) {
-        let row = &rows[i];
-        // Rows above a header are titles: narrower than the header itself.
-        if rows[..i]
-            .iter()
-            .any(|r| r.cells.len() * 2 > row.cells.len().max(1))
-        {
-            break;
-        }
         let end = rows.len().min(i + 1 + HEADER_SAMPLE_ROWS);
-        if is_header(row, &rows[i + 1..end]) {
-            return Header {
-                row: Some(i),
-                names: row.cells.iter().map(|c| (c.col, c.text.clone())).collect(),
-            };
+        let below = &rows[i + 1..end];
+        if !header_shaped(&rows[i], below) {
+            continue;
+        }
+        let score = type_difference(&rows[i], below);
+        if score >= 0.5 && best.is_none_or(|(_, b)| score > b) {
+            best = Some((i, score));
         }
     }
+    let row = best.map(|(i, _)| i).or_else(|| {
+        let below = &rows.get(1..rows.len().min(1 + HEADER_SAMPLE_ROWS))?;
+        (header_shaped(&rows[0], below) && text_labels(&rows[0], below)).then_some(0)
+    });
     Header {
-        row: None,
-        names: Vec::new(),
+        row,
+        names: row.map_or_else(Vec::new, |i| {
+            rows[i]
+                .cells
+                .iter()
+                .map(|c| (c.col, c.text.clone()))
+                .collect()
+        }),
     }
 }
 
-fn is_header(row: &Row, below: &[Row]) -> bool {
+/// Mostly short, distinct texts, naming at least half of the columns used below.
+fn header_shaped(row: &Row, below: &[Row]) -> bool {
     if below.is_empty() {
         return false;
     }
@@ -630,7 +640,6 @@ fn is_header(row: &Row, below: &[Row]) -> bool {
     if !row.cells.iter().all(|c| seen.insert(c.text.to_lowercase())) {
         return false;
     }
-    // Mostly non-empty: it names at least half of the columns the data below uses.
     let data_cols: HashSet<u32> = below
         .iter()
         .flat_map(|r| r.cells.iter().map(|c| c.col))
@@ -640,15 +649,15 @@ fn is_header(row: &Row, below: &[Row]) -> bool {
         .iter()
         .filter(|c| data_cols.contains(&c.col))
         .count();
-    if named == 0 || named * 2 < data_cols.len() {
-        return false;
-    }
-    // A column whose values below are mostly not text, under a text label.
-    let type_differs = row
-        .cells
+    named > 0 && named * 2 >= data_cols.len()
+}
+
+/// For each text label, the share of non-text values in its column below; summed.
+fn type_difference(row: &Row, below: &[Row]) -> f64 {
+    row.cells
         .iter()
         .filter(|c| c.kind == CellKind::Text)
-        .any(|h| {
+        .map(|h| {
             let (mut other, mut total) = (0usize, 0usize);
             for r in below {
                 if let Some(c) = r.get(h.col) {
@@ -658,11 +667,18 @@ fn is_header(row: &Row, below: &[Row]) -> bool {
                     }
                 }
             }
-            total > 0 && other * 2 >= total
-        });
-    if type_differs {
-        return true;
-    }
+            if total == 0 {
+                0.0
+            } else {
+                other as f64 / total as f64
+            }
+        })
+        .sum()
+}
+
+/// The text-only test: two or more short labels that never recur in their column below and
+/// do not look like data.
+fn text_labels(row: &Row, below: &[Row]) -> bool {
     row.cells.len() >= 2
         && row.cells.iter().all(|h| {
             h.kind == CellKind::Text
