@@ -6,8 +6,9 @@
 //! markup sniffing identifies HTML, and the file name only breaks the tie between text
 //! formats whose content is ambiguous (a `.md` file is Markdown even if it uses no syntax).
 
+use super::archive::{Archive, ArchiveLimits};
 use super::decode::looks_binary;
-use super::Format;
+use super::{ole, sheet, Format};
 use crate::error::{Error, Reason, Result};
 use std::borrow::Cow;
 
@@ -18,15 +19,11 @@ type Signature = &'static [(usize, &'static [u8])];
 /// The first matching entry names the format, so specific entries (WebP) come before the
 /// general ones they refine (RIFF).
 ///
-/// Formats lore will parse later (PDF, DOCX, XLSX, …) move from here to a parser; until
-/// then they are refused as unsupported rather than as unreadable binary.
+/// Formats lore will parse later (PDF, …) move from here to a parser; until then they are
+/// refused as unsupported rather than as unreadable binary. Zip and OLE2 containers are not
+/// here: what they are depends on what is inside ([`zip_format`], [`ole_format`]).
 const MAGIC: &[(Signature, &str)] = &[
     (&[(0, b"%PDF-")], "pdf document"),
-    (&[(0, b"PK\x03\x04")], "zip archive (docx/xlsx/odt?)"),
-    (
-        &[(0, b"\xD0\xCF\x11\xE0")],
-        "legacy office document (doc/xls/ppt)",
-    ),
     (&[(0, b"\x89PNG\r\n\x1a\n")], "png image"),
     (&[(0, b"\xFF\xD8\xFF")], "jpeg image"),
     (&[(0, b"GIF87a")], "gif image"),
@@ -58,6 +55,12 @@ const HTML_TAG_WINDOW: usize = 1024;
 /// [`Reason::UnsupportedFormat`] for a recognised binary format, [`Reason::Binary`] for
 /// other binary data.
 pub fn detect(bytes: &[u8], file_name: Option<&str>) -> Result<Format> {
+    if bytes.starts_with(b"PK\x03\x04") {
+        return zip_format(bytes);
+    }
+    if bytes.starts_with(ole::MAGIC) {
+        return ole_format(bytes);
+    }
     if let Some(name) = binary_format(bytes) {
         return Err(Error::rejected(
             Reason::UnsupportedFormat,
@@ -85,12 +88,87 @@ pub fn detect(bytes: &[u8], file_name: Option<&str>) -> Result<Format> {
         _ => match hint {
             NameHint::Markdown => Format::Markdown,
             NameHint::Text => Format::Text,
+            NameHint::Csv => Format::Csv,
             NameHint::Html | NameHint::None if looks_like_markdown(&text) => Format::Markdown,
+            NameHint::None if sheet::looks_like_csv(&text) => Format::Csv,
             NameHint::Html | NameHint::None => Format::Text,
         },
     };
     tracing::debug!(?file_name, %format, "detected format");
     Ok(format)
+}
+
+/// What a zip container is, by its entries: the OOXML main parts (`xl/workbook.xml`,
+/// `xl/workbook.bin`, `word/document.xml`) or the OpenDocument `mimetype` entry.
+///
+/// Opening the central directory already applies the archive limits, so a zip bomb is
+/// named as one here, before any parser runs; a zip without a readable central directory is
+/// [`Reason::Corrupted`].
+fn zip_format(bytes: &[u8]) -> Result<Format> {
+    let mut archive = Archive::open(bytes, ArchiveLimits::default())?;
+    let unsupported = |what: &str| {
+        Err(Error::rejected(
+            Reason::UnsupportedFormat,
+            format!("file is a {what}, which lore cannot parse yet"),
+        ))
+    };
+    if archive.contains("xl/workbook.xml") {
+        return Ok(Format::Xlsx);
+    }
+    if archive.contains("xl/workbook.bin") {
+        return Ok(Format::Xlsb);
+    }
+    if archive.contains("word/document.xml") {
+        return Ok(Format::Docx);
+    }
+    // The OpenDocument mimetype entry is a few dozen bytes; anything big is not one.
+    if archive.size("mimetype").is_some_and(|n| n <= 256) {
+        let mime = archive.read("mimetype")?.unwrap_or_default();
+        let mime = String::from_utf8_lossy(&mime);
+        match mime.trim() {
+            "application/vnd.oasis.opendocument.spreadsheet" => return Ok(Format::Ods),
+            "application/vnd.oasis.opendocument.text" => {
+                return unsupported("opendocument text (odt)")
+            }
+            "application/vnd.oasis.opendocument.presentation" => {
+                return unsupported("opendocument presentation (odp)")
+            }
+            "application/epub+zip" => return unsupported("epub book"),
+            _ => {}
+        }
+    }
+    if archive.contains("ppt/presentation.xml") {
+        return unsupported("powerpoint presentation (pptx)");
+    }
+    unsupported("zip archive")
+}
+
+/// What an OLE2 compound file is, by its stream names: an encrypted OOXML package
+/// (`EncryptionInfo`), an Excel 97-2003 workbook (`Workbook`, or `Book` for Excel 5), or a
+/// legacy format lore does not parse.
+fn ole_format(bytes: &[u8]) -> Result<Format> {
+    let names = ole::stream_names(bytes)?;
+    let has = |n: &str| names.iter().any(|s| s.eq_ignore_ascii_case(n));
+    if has("EncryptionInfo") || has("EncryptedPackage") {
+        return Err(Error::rejected(
+            Reason::PasswordProtected,
+            "file is an office document encrypted with a password",
+        ));
+    }
+    if has("Workbook") || has("Book") {
+        return Ok(Format::Xls);
+    }
+    let what = if has("WordDocument") {
+        "legacy word document (doc)"
+    } else if has("PowerPoint Document") {
+        "legacy powerpoint presentation (ppt)"
+    } else {
+        "legacy office document (ole2 container)"
+    };
+    Err(Error::rejected(
+        Reason::UnsupportedFormat,
+        format!("file is a {what}, which lore cannot parse yet"),
+    ))
 }
 
 /// The name of the binary format `bytes` start with, if any.
@@ -144,6 +222,7 @@ enum NameHint {
     Text,
     Markdown,
     Html,
+    Csv,
 }
 
 impl NameHint {
@@ -159,6 +238,7 @@ impl NameHint {
             "md" | "markdown" | "mdown" | "mkd" => NameHint::Markdown,
             "html" | "htm" | "xhtml" => NameHint::Html,
             "txt" | "text" => NameHint::Text,
+            "csv" | "tsv" | "tab" => NameHint::Csv,
             _ => NameHint::None,
         }
     }
@@ -335,8 +415,6 @@ mod tests {
     fn every_magic_number_is_unsupported_and_named() {
         let cases: &[(&[u8], &str)] = &[
             (b"%PDF-1.7\n%\xE2\xE3", "pdf document"),
-            (b"PK\x03\x04\x14\0\x06\0", "zip archive (docx/xlsx/odt?)"),
-            (b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", "legacy office"),
             (b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", "png image"),
             (b"\xFF\xD8\xFF\xE0\0\x10JFIF", "jpeg image"),
             (b"GIF87a\x01\0", "gif image"),
@@ -497,5 +575,98 @@ mod tests {
         assert_eq!(detect(b"Hello\nworld\n", None).unwrap(), Format::Text);
         let (latin1, _, _) = encoding_rs::WINDOWS_1252.encode("¿Dónde está mi pedido?");
         assert_eq!(detect(&latin1, Some("faq.txt")).unwrap(), Format::Text);
+    }
+
+    #[test]
+    fn zip_containers_are_told_apart_by_their_entries() {
+        use crate::parse::archive::tests::zip_of;
+        let fmt = |entries: &[(&str, &[u8])]| detect(&zip_of(entries), None);
+        assert_eq!(fmt(&[("xl/workbook.xml", b"<x/>")]).unwrap(), Format::Xlsx);
+        assert_eq!(fmt(&[("xl/workbook.bin", b"x")]).unwrap(), Format::Xlsb);
+        assert_eq!(
+            fmt(&[("word/document.xml", b"<x/>")]).unwrap(),
+            Format::Docx
+        );
+        assert_eq!(
+            fmt(&[(
+                "mimetype",
+                b"application/vnd.oasis.opendocument.spreadsheet"
+            )])
+            .unwrap(),
+            Format::Ods
+        );
+        let unsupported = |entries: &[(&str, &[u8])]| {
+            let e = fmt(entries).unwrap_err();
+            assert_eq!(e.reason(), Some(Reason::UnsupportedFormat));
+            e.to_string()
+        };
+        assert_eq!(
+            unsupported(&[("mimetype", b"application/vnd.oasis.opendocument.text")]),
+            "unsupported-format: file is a opendocument text (odt), which lore cannot parse yet"
+        );
+        assert!(unsupported(&[("ppt/presentation.xml", b"<x/>")]).contains("pptx"));
+        assert_eq!(
+            unsupported(&[("photos/a.jpg", b"x")]),
+            "unsupported-format: file is a zip archive, which lore cannot parse yet"
+        );
+        // A zip signature with nothing behind it.
+        assert_eq!(reason(b"PK\x03\x04\x14\0\x06\0"), Reason::Corrupted);
+        // The name does not matter.
+        assert_eq!(
+            detect(&zip_of(&[("xl/workbook.xml", b"<x/>")]), Some("notes.txt")).unwrap(),
+            Format::Xlsx
+        );
+    }
+
+    #[test]
+    fn ole2_containers_are_told_apart_by_their_streams() {
+        use crate::parse::ole::tests::cfb_with_streams;
+        let e = detect(
+            &cfb_with_streams(&["EncryptionInfo", "EncryptedPackage"]),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "password-protected: file is an office document encrypted with a password"
+        );
+        assert_eq!(
+            detect(&cfb_with_streams(&["Workbook"]), None).unwrap(),
+            Format::Xls
+        );
+        assert_eq!(
+            detect(&cfb_with_streams(&["Book"]), None).unwrap(),
+            Format::Xls
+        );
+        assert!(message(&cfb_with_streams(&["WordDocument", "1Table"])).contains("(doc)"));
+        assert!(message(&cfb_with_streams(&["PowerPoint Document"])).contains("(ppt)"));
+        assert_eq!(
+            reason(&cfb_with_streams(&["Other"])),
+            Reason::UnsupportedFormat
+        );
+        assert_eq!(
+            reason(b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1"),
+            Reason::Corrupted
+        );
+    }
+
+    #[test]
+    fn csv_by_name_or_by_consistent_fields() {
+        assert_eq!(detect(b"a;b\n1;2\n", Some("x.csv")).unwrap(), Format::Csv);
+        assert_eq!(detect(b"a\tb\n1\t2\n", Some("x.TSV")).unwrap(), Format::Csv);
+        // Even prose is CSV when the name says so (a one-column file).
+        assert_eq!(
+            detect(b"Hello, world.", Some("x.csv")).unwrap(),
+            Format::Csv
+        );
+        let data = "sku,name,price\nBK-200,Kettle,89\nHG-50,Grinder,69\nDR-02,Dripper,22\n";
+        assert_eq!(detect(data.as_bytes(), None).unwrap(), Format::Csv);
+        // A text name keeps it text.
+        assert_eq!(
+            detect(data.as_bytes(), Some("a.txt")).unwrap(),
+            Format::Text
+        );
+        let prose = "Dear customer, thank you.\nWe ship, as promised, fast.\nRegards, the team.\n";
+        assert_eq!(detect(prose.as_bytes(), None).unwrap(), Format::Text);
     }
 }

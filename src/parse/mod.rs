@@ -5,10 +5,15 @@
 //! bytes, markup sniffing), with the file name only as a tie-breaker between text formats.
 //! Parsers never return an empty document: no text is the named error [`Reason::Empty`].
 
+pub mod archive;
+pub mod catalog;
 pub mod decode;
 pub mod detect;
+pub mod docx;
 pub mod html;
 pub mod markdown;
+pub mod ole;
+pub mod sheet;
 pub mod text;
 
 use crate::config::LimitPolicy;
@@ -25,6 +30,18 @@ pub enum Format {
     Text,
     Markdown,
     Html,
+    /// Office Open XML workbook.
+    Xlsx,
+    /// Legacy Excel 97-2003 workbook (BIFF8 in an OLE2 container).
+    Xls,
+    /// Excel binary workbook.
+    Xlsb,
+    /// OpenDocument spreadsheet.
+    Ods,
+    /// Comma-, semicolon-, tab- or pipe-separated values (TSV included).
+    Csv,
+    /// Office Open XML word-processing document.
+    Docx,
 }
 
 impl Format {
@@ -33,6 +50,12 @@ impl Format {
             Format::Text => "text",
             Format::Markdown => "markdown",
             Format::Html => "html",
+            Format::Xlsx => "xlsx",
+            Format::Xls => "xls",
+            Format::Xlsb => "xlsb",
+            Format::Ods => "ods",
+            Format::Csv => "csv",
+            Format::Docx => "docx",
         }
     }
 }
@@ -241,6 +264,12 @@ pub fn parser_for(format: Format) -> &'static dyn Parser {
         Format::Text => &text::TextParser,
         Format::Markdown => &markdown::MarkdownParser,
         Format::Html => &html::HtmlParser,
+        Format::Xlsx => &sheet::XLSX,
+        Format::Xls => &sheet::XLS,
+        Format::Xlsb => &sheet::XLSB,
+        Format::Ods => &sheet::ODS,
+        Format::Csv => &sheet::CSV,
+        Format::Docx => &docx::DocxParser,
     }
 }
 
@@ -252,7 +281,11 @@ pub fn parse(
     opts: &ParseOptions,
 ) -> Result<(Format, Document)> {
     let format = detect(bytes, file_name)?;
-    let doc = parser_for(format).parse(bytes, opts)?;
+    let doc = match (format, file_name) {
+        // A spreadsheet application names a CSV's only sheet after the file; so do we.
+        (Format::Csv, Some(name)) => sheet::parse_csv(bytes, &sheet::csv_sheet_name(name))?,
+        _ => parser_for(format).parse(bytes, opts)?,
+    };
     Ok((format, doc))
 }
 
