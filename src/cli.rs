@@ -43,6 +43,10 @@ enum Command {
     Add {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// The files are product catalogs (CSV, XLSX or JSON: name, description, price,
+        /// currency, stock, link): one chunk per product, filterable by stock.
+        #[arg(long)]
+        catalog: bool,
         #[command(flatten)]
         limits: LimitArgs,
         #[arg(long)]
@@ -104,7 +108,10 @@ enum Command {
         /// Only these sources (id or name; repeatable).
         #[arg(long = "source")]
         sources: Vec<String>,
-        /// Only sources of this kind (file, text; repeatable).
+        /// Only products not known to be out of stock (product catalogs).
+        #[arg(long)]
+        in_stock: bool,
+        /// Only sources of this kind (file, text, catalog; repeatable).
         #[arg(long = "kind", value_parser = parse_kind)]
         kinds: Vec<SourceKind>,
         /// Withhold results below this confidence (0 to 1; 0 shows everything found).
@@ -174,7 +181,7 @@ struct LimitArgs {
 }
 
 fn parse_kind(s: &str) -> Result<SourceKind, String> {
-    SourceKind::parse(s).map_err(|_| format!("unknown source kind {s:?} (file, text)"))
+    SourceKind::parse(s).map_err(|_| format!("unknown source kind {s:?} (file, text, catalog)"))
 }
 
 fn parse_policy(s: &str) -> Result<LimitPolicy, String> {
@@ -184,6 +191,7 @@ fn parse_policy(s: &str) -> Result<LimitPolicy, String> {
 impl LimitArgs {
     fn options(self) -> AddOptions {
         AddOptions {
+            catalog: false,
             limits: LimitOverrides {
                 max_bytes: self.max_bytes,
                 max_chars: self.max_chars,
@@ -227,11 +235,16 @@ fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Add {
             paths,
+            catalog,
             limits,
             json,
         } => {
             let bar = Bar::new(json);
-            let reports = kb.add_paths(&paths, &limits.options(), &bar)?;
+            let opts = AddOptions {
+                catalog,
+                ..limits.options()
+            };
+            let reports = kb.add_paths(&paths, &opts, &bar)?;
             Ok(print_reports(&reports, json))
         }
         Command::AddText {
@@ -332,6 +345,7 @@ fn run(cli: Cli) -> Result<i32> {
             k,
             sources,
             kinds,
+            in_stock,
             min_confidence,
             no_gap,
             json,
@@ -345,6 +359,9 @@ fn run(cli: Cli) -> Result<i32> {
                 filter: SourceFilter { source_ids, kinds },
                 min_confidence,
                 record_gaps: !no_gap,
+                index_filter: lore::index::IndexFilter {
+                    in_stock_only: in_stock,
+                },
             };
             let results = kb.search_with(&query, &opts)?;
             if json {

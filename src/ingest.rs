@@ -74,10 +74,13 @@ enum Prepared {
 
 struct Built {
     hash: String,
-    format: parse::Format,
+    /// The parsed format (`pdf`, `markdown`, …), or `catalog` for product catalogs.
+    format: &'static str,
     title: Option<String>,
     lang: Option<Lang>,
     chunks: Vec<Chunk>,
+    /// Per chunk (same order): structured fields as JSON and stock, for products.
+    products: Vec<Option<(String, bool)>>,
     stats: VersionStats,
     warnings: Vec<String>,
 }
@@ -125,6 +128,10 @@ pub(crate) fn rebuild_index(ctx: &Context<'_>) -> Result<usize> {
             _ => r.source_name.clone(),
         };
         let lang = r.language.clone().map(Lang);
+        let in_stock = r.fields.as_deref().map(|json| {
+            serde_json::from_str::<crate::parse::catalog::Product>(json)
+                .map_or(true, |p| in_stock(&p))
+        });
         writer.add(&IndexChunk {
             chunk_id: r.chunk_id,
             source_id: r.source_id,
@@ -135,6 +142,8 @@ pub(crate) fn rebuild_index(ctx: &Context<'_>) -> Result<usize> {
             heading_path: &r.heading_path,
             text: &r.text,
             location: &r.location,
+            fields: r.fields.as_deref(),
+            in_stock,
         })?;
     }
     writer.commit()?;
@@ -308,21 +317,23 @@ fn write_version(
     let new_chunks: Vec<NewChunk<'_>> = built
         .chunks
         .iter()
-        .map(|c| NewChunk {
+        .zip(&built.products)
+        .map(|(c, p)| NewChunk {
             ord: c.ord,
             heading_path: &c.heading_path,
             location: &c.location,
             text: &c.text,
+            fields: p.as_ref().map(|(json, _)| json.as_str()),
         })
         .collect();
     let (version_id, number, ids) =
         ctx.catalog
-            .begin_version(source.id, &built.hash, built.format.as_str(), &new_chunks)?;
+            .begin_version(source.id, &built.hash, built.format, &new_chunks)?;
     let title = match &built.title {
         Some(t) if t != &source.name => format!("{} {t}", source.name),
         _ => source.name.clone(),
     };
-    for (c, id) in built.chunks.iter().zip(ids) {
+    for ((c, id), p) in built.chunks.iter().zip(ids).zip(&built.products) {
         writer.add(&IndexChunk {
             chunk_id: id,
             source_id: source.id,
@@ -333,6 +344,8 @@ fn write_version(
             heading_path: &c.heading_path,
             text: &c.text,
             location: &c.location,
+            fields: p.as_ref().map(|(json, _)| json.as_str()),
+            in_stock: p.as_ref().map(|(_, in_stock)| *in_stock),
         })?;
     }
     Ok((version_id, number))
@@ -365,8 +378,9 @@ fn prepare(
     }
     let name = source.name.clone();
     let declared = source.language.clone().map(Lang);
+    let kind = source.kind;
     let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        build(ctx, &bytes, &name, &limits, declared)
+        build(ctx, &bytes, &name, kind, &limits, declared)
     }))
     .unwrap_or_else(|_| {
         Err(Error::rejected(
@@ -395,7 +409,7 @@ fn read_origin(
     limits: &SourceLimits,
 ) -> Result<Vec<u8>> {
     match source.kind {
-        SourceKind::File => {
+        SourceKind::File | SourceKind::Catalog => {
             let origin = source.origin.as_deref().ok_or_else(|| {
                 Error::Internal(format!("file source {} has no origin", source.id))
             })?;
@@ -416,10 +430,17 @@ fn read_origin(
     }
 }
 
+/// A product can be bought unless its catalog says it has no stock; a catalog without a stock
+/// column does not make every product unavailable.
+fn in_stock(p: &crate::parse::catalog::Product) -> bool {
+    p.stock.is_none_or(|s| s > 0)
+}
+
 fn build(
     ctx: &Context<'_>,
     bytes: &[u8],
     name: &str,
+    kind: SourceKind,
     limits: &SourceLimits,
     declared: Option<Lang>,
 ) -> Result<Built> {
@@ -427,7 +448,20 @@ fn build(
         max_pages: limits.max_pages,
         on_limit: limits.on_limit,
     };
-    let (format, mut doc) = parse::parse(bytes, Some(name), &opts)?;
+    let mut products = Vec::new();
+    let (format, mut doc) = if kind == SourceKind::Catalog {
+        products = parse::catalog::parse_catalog(bytes, Some(name))?;
+        if products.is_empty() {
+            return Err(Error::rejected(
+                Reason::Empty,
+                "the catalog lists no products",
+            ));
+        }
+        ("catalog", parse::catalog::catalog_document(&products))
+    } else {
+        let (format, doc) = parse::parse(bytes, Some(name), &opts)?;
+        (format.as_str(), doc)
+    };
     let total_chars = doc.char_count() as u64;
     let mut truncated = false;
     if total_chars > limits.max_chars {
@@ -455,6 +489,19 @@ fn build(
     if chunks.is_empty() {
         return Err(Error::rejected(Reason::Empty, "no text left to index"));
     }
+    // Each product is its own section, so every chunk belongs to exactly one product; the
+    // product's row in the catalog links them.
+    let chunk_products = chunks
+        .iter()
+        .map(|c| {
+            let p = products.iter().find(|p| {
+                p.row.is_some() && p.row == c.location.row_start
+                    || p.row.is_none() && c.heading_path.first() == Some(&p.name)
+            })?;
+            let json = serde_json::to_string(p).ok()?;
+            Some((json, in_stock(p)))
+        })
+        .collect();
     let lang = declared.or_else(|| {
         let sample: String = chunks
             .iter()
@@ -477,6 +524,7 @@ fn build(
             truncated,
         },
         chunks,
+        products: chunk_products,
         warnings: doc.warnings,
     })
 }

@@ -145,6 +145,8 @@ fn validate_kb_name(name: &str) -> Result<()> {
 pub struct AddOptions {
     /// Limits for these sources, overriding the configuration's defaults.
     pub limits: LimitOverrides,
+    /// The files are product catalogs ([`SourceKind::Catalog`]).
+    pub catalog: bool,
 }
 
 /// A source with its versions, as `lore show` presents it.
@@ -232,22 +234,21 @@ impl KnowledgeBase<'_> {
         let options = SourceOptions {
             limits: opts.limits,
         };
+        let kind = if opts.catalog {
+            SourceKind::Catalog
+        } else {
+            SourceKind::File
+        };
         for (path, name) in &files {
             let origin = path.to_string_lossy();
-            let id = match catalog.source_by_origin(self.row.id, SourceKind::File, &origin)? {
+            let id = match catalog.source_by_origin(self.row.id, kind, &origin)? {
                 Some(s) => {
                     if opts.limits != LimitOverrides::default() {
                         catalog.source_set_options(s.id, &options)?;
                     }
                     s.id
                 }
-                None => catalog.source_insert(
-                    self.row.id,
-                    SourceKind::File,
-                    name,
-                    Some(&origin),
-                    &options,
-                )?,
+                None => catalog.source_insert(self.row.id, kind, name, Some(&origin), &options)?,
             };
             catalog.enqueue(self.row.id, id, None)?;
         }

@@ -6,7 +6,7 @@
 //! results because they are not in the pair set.
 
 use crate::error::Result;
-use crate::index::TextIndex;
+use crate::index::{IndexFilter, TextIndex};
 use crate::parse::Location;
 use crate::store::{Catalog, SourceFilter};
 use serde::Serialize;
@@ -29,6 +29,10 @@ pub struct Hit {
     pub heading_path: Vec<String>,
     /// Language of the passage (`es`), when it could be told.
     pub language: Option<String>,
+    /// For product catalogs: the product's structured fields (name, price, currency, stock,
+    /// link, sku, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product: Option<serde_json::Value>,
     /// Position of the chunk in its version.
     pub chunk: u32,
     /// A one-line human citation: `faq.md v2 › Shipping › Chile (lines 12-14)`.
@@ -60,6 +64,8 @@ pub struct SearchOptions {
     pub min_confidence: f32,
     /// Count questions that found nothing relevant as knowledge gaps (off for evaluations).
     pub record_gaps: bool,
+    /// Restrictions on the chunks themselves (products in stock).
+    pub index_filter: IndexFilter,
 }
 
 impl Default for SearchOptions {
@@ -69,6 +75,7 @@ impl Default for SearchOptions {
             filter: SourceFilter::default(),
             min_confidence: DEFAULT_MIN_CONFIDENCE,
             record_gaps: true,
+            index_filter: IndexFilter::default(),
         }
     }
 }
@@ -84,7 +91,7 @@ pub fn search(
     let k = opts.k.clamp(1, MAX_K);
     let active = catalog.active_pairs(kb_id, &opts.filter)?;
     let query_lang = crate::lang::detect_query(query);
-    let raw = index.search(query, query_lang.as_ref(), &active, k)?;
+    let raw = index.search(query, query_lang.as_ref(), &active, opts.index_filter, k)?;
     let mut names: HashMap<i64, String> = HashMap::new();
     let mut hits = Vec::with_capacity(raw.len());
     for h in raw {
@@ -109,6 +116,10 @@ pub fn search(
             location: h.location,
             heading_path: h.heading_path,
             language: h.lang.map(|l| l.0),
+            product: h
+                .fields
+                .as_deref()
+                .and_then(|f| serde_json::from_str(f).ok()),
             chunk: h.ord,
         });
     }

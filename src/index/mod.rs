@@ -17,7 +17,7 @@ use crate::parse::Location;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, TermSetQuery};
+use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, TermQuery, TermSetQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, INDEXED, STORED,
     STRING,
@@ -27,7 +27,7 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Te
 
 /// Version of the index layout (fields and analyzers). An index written with another version
 /// is rebuilt from the catalog, which keeps every chunk's text.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 const SCHEMA_MARKER: &str = "lore-schema";
 
 /// Memory for the writer's in-RAM segment before it flushes; 64 MB keeps a 2-core machine busy
@@ -54,6 +54,11 @@ struct Fields {
     /// language in [`STEMMED`] (same order). Only documents of that language have it.
     stemmed: Vec<Field>,
     location: Field,
+    /// 1 for a product with stock (or unknown stock), 0 for one known to be out of stock;
+    /// absent for anything that is not a product.
+    in_stock: Field,
+    /// Structured fields (JSON), returned with the hit.
+    fields: Field,
 }
 
 fn analyzed(tokenizer: &str) -> TextOptions {
@@ -87,6 +92,8 @@ fn schema() -> (Schema, Fields) {
             })
             .collect(),
         location: b.add_text_field("location", STORED),
+        in_stock: b.add_u64_field("in_stock", INDEXED),
+        fields: b.add_text_field("fields", STORED),
     };
     (b.build(), fields)
 }
@@ -104,6 +111,17 @@ pub struct IndexChunk<'a> {
     pub heading_path: &'a [String],
     pub text: &'a str,
     pub location: &'a Location,
+    /// Structured fields as JSON (products).
+    pub fields: Option<&'a str>,
+    /// For products: whether it can be bought now.
+    pub in_stock: Option<bool>,
+}
+
+/// Restrictions applied inside the index (the source restrictions are in the active pairs).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IndexFilter {
+    /// Only products that are not known to be out of stock.
+    pub in_stock_only: bool,
 }
 
 /// A raw index hit, before the catalog adds names.
@@ -118,6 +136,7 @@ pub struct IndexHit {
     pub text: String,
     pub lang: Option<Lang>,
     pub location: Location,
+    pub fields: Option<String>,
 }
 
 /// Separator of heading path elements in the stored `heading` field.
@@ -216,6 +235,7 @@ impl TextIndex {
         query: &str,
         query_lang: Option<&Lang>,
         active: &[(i64, u32)],
+        filter: IndexFilter,
         limit: usize,
     ) -> Result<Vec<IndexHit>> {
         if active.is_empty() || limit == 0 || query.trim().is_empty() {
@@ -236,15 +256,25 @@ impl TextIndex {
         if !errors.is_empty() {
             tracing::debug!(?errors, "query parsed leniently");
         }
-        let filter = TermSetQuery::new(
+        let active_filter = TermSetQuery::new(
             active
                 .iter()
                 .map(|(s, v)| Term::from_field_text(f.sv, &crate::store::version_term(*s, *v))),
         );
-        let query: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![
             (Occur::Must, text_query),
-            (Occur::Must, Box::new(filter)),
-        ]));
+            (Occur::Must, Box::new(active_filter)),
+        ];
+        if filter.in_stock_only {
+            clauses.push((
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_u64(f.in_stock, 1),
+                    IndexRecordOption::Basic,
+                )),
+            ));
+        }
+        let query: Box<dyn Query> = Box::new(BooleanQuery::new(clauses));
         let searcher = self.reader.searcher();
         let top = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?;
         let mut hits = Vec::with_capacity(top.len());
@@ -284,6 +314,10 @@ impl TextIndex {
             text: s(f.text),
             lang,
             location: serde_json::from_str(&s(f.location)).unwrap_or_default(),
+            fields: doc
+                .get_first(f.fields)
+                .and_then(|v| v.as_str())
+                .map(str::to_string),
         })
     }
 
@@ -373,6 +407,12 @@ impl IndexWriterGuard<'_> {
             f.location,
             serde_json::to_string(c.location).map_err(|e| Error::Internal(e.to_string()))?,
         );
+        if let Some(fields) = c.fields {
+            doc.add_text(f.fields, fields);
+        }
+        if let Some(in_stock) = c.in_stock {
+            doc.add_u64(f.in_stock, u64::from(in_stock));
+        }
         self.writer.add_document(doc)?;
         Ok(())
     }
@@ -414,6 +454,8 @@ mod tests {
             heading_path: &["Shipping".to_string(), "Chile".to_string()],
             text,
             location: &Location::lines(1, 2),
+            fields: None,
+            in_stock: None,
         })
         .unwrap();
     }
@@ -430,19 +472,36 @@ mod tests {
             w.commit().unwrap();
         }
         let hits = idx
-            .search("envio chile", None, &[(1, 2), (2, 1)], 10)
+            .search(
+                "envio chile",
+                None,
+                &[(1, 2), (2, 1)],
+                IndexFilter::default(),
+                10,
+            )
             .unwrap();
         // Chunk 3 matches only through the shared heading; chunk 1 is not active.
         let ids: Vec<i64> = hits.iter().map(|h| h.chunk_id).collect();
         assert_eq!(ids, vec![2, 3]);
         assert_eq!(hits[0].heading_path, vec!["Shipping", "Chile"]);
         assert_eq!(hits[0].location, Location::lines(1, 2));
-        let hits = idx.search("envio chile", None, &[(1, 1)], 10).unwrap();
+        let hits = idx
+            .search("envio chile", None, &[(1, 1)], IndexFilter::default(), 10)
+            .unwrap();
         assert_eq!(hits[0].chunk_id, 1);
-        assert!(idx.search("envio", None, &[], 10).unwrap().is_empty());
+        assert!(idx
+            .search("envio", None, &[], IndexFilter::default(), 10)
+            .unwrap()
+            .is_empty());
         // Query syntax characters do not fail the search.
         assert!(!idx
-            .search("¿envío: (Chile)? \"", None, &[(1, 1)], 10)
+            .search(
+                "¿envío: (Chile)? \"",
+                None,
+                &[(1, 1)],
+                IndexFilter::default(),
+                10
+            )
             .unwrap()
             .is_empty());
     }
@@ -468,18 +527,32 @@ mod tests {
                 heading_path: &[],
                 text,
                 location: &Location::default(),
+                fields: None,
+                in_stock: None,
             })
             .unwrap();
         }
         w.commit().unwrap();
         let active = [(1, 1), (2, 1)];
         // "envío" (singular) finds "envíos" only through the Spanish stemmer.
-        let hits = idx.search("envío", Some(&es), &active, 5).unwrap();
+        let hits = idx
+            .search("envío", Some(&es), &active, IndexFilter::default(), 5)
+            .unwrap();
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].lang, Some(es.clone()));
-        let hits = idx.search("envío", None, &active, 5).unwrap();
+        let hits = idx
+            .search("envío", None, &active, IndexFilter::default(), 5)
+            .unwrap();
         assert_eq!(hits.len(), 1);
-        let hits = idx.search("return refund", Some(&en), &active, 5).unwrap();
+        let hits = idx
+            .search(
+                "return refund",
+                Some(&en),
+                &active,
+                IndexFilter::default(),
+                5,
+            )
+            .unwrap();
         assert_eq!(hits[0].chunk_id, 2);
     }
 

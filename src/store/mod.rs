@@ -142,6 +142,9 @@ pub enum SourceKind {
     File,
     /// A text entry written by an admin; its body lives in the blob store.
     Text,
+    /// A product catalog file (CSV, XLSX, JSON): one chunk per product, with the product's
+    /// structured fields kept beside the chunk for filtering.
+    Catalog,
 }
 
 impl SourceKind {
@@ -149,6 +152,7 @@ impl SourceKind {
         match self {
             SourceKind::File => "file",
             SourceKind::Text => "text",
+            SourceKind::Catalog => "catalog",
         }
     }
 
@@ -156,6 +160,7 @@ impl SourceKind {
         match s {
             "file" => Ok(SourceKind::File),
             "text" => Ok(SourceKind::Text),
+            "catalog" => Ok(SourceKind::Catalog),
             other => Err(Error::Internal(format!("unknown source kind {other:?}"))),
         }
     }
@@ -347,6 +352,8 @@ pub struct NewChunk<'a> {
     pub heading_path: &'a [String],
     pub location: &'a Location,
     pub text: &'a str,
+    /// Structured fields (a product's name, price, stock…) as JSON.
+    pub fields: Option<&'a str>,
 }
 
 /// A stored chunk, for previews.
@@ -357,6 +364,8 @@ pub struct ChunkRow {
     pub heading_path: Vec<String>,
     pub location: Location,
     pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<serde_json::Value>,
 }
 
 /// A queued ingestion.
@@ -392,6 +401,7 @@ pub struct IndexRow {
     pub heading_path: Vec<String>,
     pub location: Location,
     pub text: String,
+    pub fields: Option<String>,
 }
 
 /// The SQLite catalog. One connection behind a mutex: catalog writes are short, and the slow
@@ -799,8 +809,8 @@ impl Catalog {
         let mut ids = Vec::with_capacity(chunks.len());
         {
             let mut stmt = tx.prepare(
-                "INSERT INTO chunks (version_id, ord, heading_path, location, text)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO chunks (version_id, ord, heading_path, location, text, fields)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
             for c in chunks {
                 stmt.execute(params![
@@ -808,7 +818,8 @@ impl Catalog {
                     c.ord,
                     to_json(c.heading_path)?,
                     to_json(c.location)?,
-                    c.text
+                    c.text,
+                    c.fields
                 ])?;
                 ids.push(tx.last_insert_rowid());
             }
@@ -951,7 +962,7 @@ impl Catalog {
     pub fn chunks(&self, source_id: i64, number: u32) -> Result<Vec<ChunkRow>> {
         let conn = self.lock();
         let mut stmt = conn.prepare(
-            "SELECT c.id, c.ord, c.heading_path, c.location, c.text FROM chunks c
+            "SELECT c.id, c.ord, c.heading_path, c.location, c.text, c.fields FROM chunks c
              JOIN versions v ON v.id = c.version_id
              WHERE v.source_id = ?1 AND v.number = ?2 ORDER BY c.ord",
         )?;
@@ -963,17 +974,19 @@ impl Catalog {
                     r.get::<_, String>(2)?,
                     r.get::<_, String>(3)?,
                     r.get::<_, String>(4)?,
+                    r.get::<_, Option<String>>(5)?,
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
         raw.into_iter()
-            .map(|(id, ord, hp, loc, text)| {
+            .map(|(id, ord, hp, loc, text, fields)| {
                 Ok(ChunkRow {
                     id,
                     ord,
                     heading_path: from_json(&hp)?,
                     location: from_json(&loc)?,
                     text,
+                    fields: fields.as_deref().map(from_json).transpose()?,
                 })
             })
             .collect()
@@ -985,7 +998,7 @@ impl Catalog {
         let conn = self.lock();
         let mut stmt = conn.prepare(
             "SELECT c.id, s.id, s.name, v.number, v.title, v.language, c.ord, c.heading_path,
-                    c.location, c.text
+                    c.location, c.text, c.fields
              FROM chunks c JOIN versions v ON v.id = c.version_id
              JOIN sources s ON s.id = v.source_id
              WHERE s.kb_id = ?1 AND v.state = 'ready' AND v.pruned = 0
@@ -1005,6 +1018,7 @@ impl Catalog {
                         heading_path: Vec::new(),
                         location: Location::default(),
                         text: r.get(9)?,
+                        fields: r.get(10)?,
                     },
                     r.get::<_, String>(7)?,
                     r.get::<_, String>(8)?,
@@ -1330,6 +1344,7 @@ mod tests {
                 heading_path: &path,
                 location: &loc,
                 text: "t",
+                fields: None,
             }];
             let (vid, n, ids) = c.begin_version(s, &hash, "text", &chunks).unwrap();
             assert_eq!(ids.len(), 1);

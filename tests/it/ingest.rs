@@ -9,7 +9,14 @@ fn add_with(
     limits: LimitOverrides,
 ) -> lore::IngestReport {
     let mut r = kb
-        .add_paths(&[path.to_path_buf()], &AddOptions { limits }, &NoProgress)
+        .add_paths(
+            &[path.to_path_buf()],
+            &AddOptions {
+                limits,
+                catalog: false,
+            },
+            &NoProgress,
+        )
         .unwrap();
     r.pop().unwrap()
 }
@@ -243,4 +250,78 @@ fn html_keeps_main_content_and_drops_navigation() {
             "{dropped} should be dropped"
         );
     }
+}
+
+#[test]
+fn product_catalogs_give_one_chunk_per_product_with_fields_and_a_stock_filter() {
+    let env = Env::new();
+    let lore = env.lore();
+    let kb = lore.kb("k").unwrap();
+    let csv = "Nombre;Descripción;Precio;Existencias;Enlace;Código\n\
+               Andes Sunrise;Café de tueste medio de Huila, Colombia;US$ 16,00;120;https://brisacoffee.example/p/BR-ANDES-250;BR-ANDES-250\n\
+               Boquete Geisha;Café de tueste claro de Panamá, jazmín y bergamota;US$ 38,00;0;https://brisacoffee.example/p/BR-GEISHA-100;BR-GEISHA-100\n\
+               Cerrado Dark;Café de tueste oscuro de Minas Gerais, Brasil;US$ 24,00;35;https://brisacoffee.example/p/BR-CERR-500;BR-CERR-500\n";
+    let path = env.write("productos.csv", csv);
+    let r = kb
+        .add_paths(
+            &[path],
+            &AddOptions {
+                catalog: true,
+                ..Default::default()
+            },
+            &NoProgress,
+        )
+        .unwrap();
+    match &r[0].outcome {
+        Outcome::Created { chunks, .. } => assert_eq!(*chunks, 3),
+        other => panic!("{other:?}"),
+    }
+    let src = kb.source("productos.csv").unwrap();
+    assert_eq!(src.kind, lore::SourceKind::Catalog);
+
+    let hits = kb.search("café tueste Panamá", 3).unwrap().hits;
+    let p = hits[0].product.as_ref().expect("product fields on the hit");
+    assert_eq!(p["name"], "Boquete Geisha");
+    assert_eq!(p["price"], 38.0);
+    assert_eq!(p["currency"], "USD");
+    assert_eq!(p["stock"], 0);
+    assert_eq!(p["sku"], "BR-GEISHA-100");
+    assert_eq!(hits[0].location.row_start, Some(3));
+
+    let opts = lore::SearchOptions {
+        k: 10,
+        min_confidence: 0.0,
+        index_filter: lore::index::IndexFilter {
+            in_stock_only: true,
+        },
+        ..Default::default()
+    };
+    let names: Vec<String> = kb
+        .search_with("café tueste", &opts)
+        .unwrap()
+        .hits
+        .iter()
+        .map(|h| {
+            h.product.as_ref().unwrap()["name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(!names.contains(&"Boquete Geisha".to_string()));
+
+    // A catalog without a name column is refused with the columns it has.
+    let bad = env.write("bad.csv", "Precio;Existencias\n10;2\n");
+    let r = kb
+        .add_paths(
+            &[bad],
+            &AddOptions {
+                catalog: true,
+                ..Default::default()
+            },
+            &NoProgress,
+        )
+        .unwrap();
+    assert_eq!(failed_reason(&r[0]), "malformed");
 }

@@ -274,6 +274,7 @@ fn an_interrupted_build_is_recovered_and_its_job_resumed() {
                 heading_path: &[],
                 location: &loc,
                 text: "half-built",
+                fields: None,
             }],
         )
         .unwrap();
