@@ -892,6 +892,37 @@ mod tests {
     }
 
     #[test]
+    fn the_sample_catalog_parses() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/sample-sources/catalog/products.csv"
+        );
+        let bytes = std::fs::read(path).unwrap();
+        let products = parse_catalog(&bytes, Some("products.csv")).unwrap();
+        let skus: Vec<&str> = products.iter().filter_map(|p| p.sku.as_deref()).collect();
+        assert_eq!(
+            skus,
+            [
+                "BR-ANDES-250",
+                "BR-CERR-500",
+                "BR-VOLC-250",
+                "BR-GEISHA-100",
+                "BK-200",
+                "HG-50",
+                "DR-02"
+            ]
+        );
+        let geisha = &products[3];
+        assert_eq!((geisha.price, geisha.stock), (Some(38.0), Some(0)));
+        assert_eq!(
+            catalog_document(&products).blocks[3].text,
+            "Boquete Geisha (BR-GEISHA-100). Price: 38.00 USD. Out of stock. Light roast Geisha \
+             from Boquete, Panama, with jasmine and bergamot. Limited seasonal lot, 100 g bag. \
+             Link: https://brisacoffee.example/p/BR-GEISHA-100"
+        );
+    }
+
+    #[test]
     fn missing_name_column_lists_the_columns() {
         let e = parse_catalog(b"SKU,Price,Stock\nA-1,5,3\n", Some("c.csv")).unwrap_err();
         assert_eq!(
