@@ -603,6 +603,16 @@ fn print_hits(results: &SearchResults, max_chars: usize) {
     }
     for (i, h) in results.hits.iter().enumerate() {
         println!("{}. [{:.2}] {}", i + 1, h.score, h.citation);
+        if let Some(p) = &h.product {
+            println!(
+                "   product: {} | price {} {} | stock {} | {}",
+                p["name"].as_str().unwrap_or("?"),
+                p["price"],
+                p["currency"].as_str().unwrap_or(""),
+                p["stock"],
+                p["link"].as_str().unwrap_or("")
+            );
+        }
         let text: String = h.text.chars().take(max_chars).collect();
         let ellipsis = if h.text.chars().count() > max_chars {
             "…"
@@ -702,6 +712,8 @@ const DEMO_QUESTIONS: &[&str] = &[
     "¿Cuánto tarda el envío a Colombia?",
     "Posso cancelar a assinatura?",
     "Do you offer a student discount?",
+    "how to descale the kettle",
+    "Cerrado Dark 500 g price",
 ];
 
 fn demo(samples: Option<&Path>) -> Result<i32> {
@@ -714,11 +726,23 @@ fn demo(samples: Option<&Path>) -> Result<i32> {
         samples.display(),
         tmp.path().display()
     );
-    let reports = kb.add_paths(
-        std::slice::from_ref(&samples),
-        &AddOptions::default(),
-        &Bar::new(false),
-    )?;
+    // Everything is a document source except the product catalog, which is added as a
+    // catalog so that each product is one chunk with its fields.
+    let mut documents: Vec<PathBuf> = std::fs::read_dir(&samples)
+        .with_context(|| format!("reading {}", samples.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().is_some_and(|n| n != "catalog"))
+        .collect();
+    documents.sort();
+    let mut reports = kb.add_paths(&documents, &AddOptions::default(), &Bar::new(false))?;
+    let catalog_dir = samples.join("catalog");
+    if catalog_dir.is_dir() {
+        let opts = AddOptions {
+            catalog: true,
+            ..AddOptions::default()
+        };
+        reports.extend(kb.add_paths(&[catalog_dir], &opts, &lore::NoProgress)?);
+    }
     print_reports(&reports, false);
     println!();
     for q in DEMO_QUESTIONS {
@@ -726,6 +750,21 @@ fn demo(samples: Option<&Path>) -> Result<i32> {
         print_hits(&kb.search(q, 2)?, 300);
         println!();
     }
+    println!("== roast (product catalog, in stock only: the sold-out Boquete Geisha is left out)");
+    let in_stock = SearchOptions {
+        k: 4,
+        min_confidence: 0.0,
+        filter: SourceFilter {
+            kinds: vec![SourceKind::Catalog],
+            ..SourceFilter::default()
+        },
+        index_filter: lore::index::IndexFilter {
+            in_stock_only: true,
+        },
+        ..SearchOptions::default()
+    };
+    print_hits(&kb.search_with("roast", &in_stock)?, 120);
+    println!();
     demo_versions(&kb, tmp.path())?;
     println!("\n== knowledge gaps (questions that found nothing relevant)");
     for g in kb.gaps()? {
