@@ -27,6 +27,12 @@ struct Site {
     base: String,
     hits: Mutex<HashMap<String, usize>>,
     conditional_hits: AtomicUsize,
+    /// What /robots.txt answers: 0 the rules, 1 a 503, 2 a 404, 3 rules with a crawl delay.
+    robots_mode: AtomicUsize,
+    /// When set, /gen/ pages take 10 ms and the most requests in flight at once is recorded.
+    slow_gen: std::sync::atomic::AtomicBool,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
 }
 
 impl Site {
@@ -97,6 +103,12 @@ async fn handle(State(site): State<Arc<Site>>, uri: Uri, headers: HeaderMap) -> 
     let query = uri.query().unwrap_or("");
     let base = &site.base;
     match path {
+        "/robots.txt" if site.robots_mode.load(Ordering::SeqCst) == 1 => status(503),
+        "/robots.txt" if site.robots_mode.load(Ordering::SeqCst) == 2 => status(404),
+        "/robots.txt" if site.robots_mode.load(Ordering::SeqCst) == 3 => Response::builder()
+            .header("content-type", "text/plain")
+            .body(Body::from("User-agent: *\nCrawl-delay: 5\n"))
+            .unwrap(),
         "/robots.txt" => Response::builder()
             .header("content-type", "text/plain")
             .body(Body::from(format!(
@@ -179,6 +191,12 @@ async fn handle(State(site): State<Arc<Site>>, uri: Uri, headers: HeaderMap) -> 
             ))
         }
         p if p.starts_with("/gen/") => {
+            if site.slow_gen.load(Ordering::SeqCst) {
+                let now = site.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                site.max_in_flight.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                site.in_flight.fetch_sub(1, Ordering::SeqCst);
+            }
             // A generated tree: /gen/ → /gen/p0../gen/p4 → /gen/p0-0 … (5 children each).
             let name = p.trim_start_matches("/gen/");
             let children: Vec<String> = if name.matches('-').count() < 3 {
@@ -293,6 +311,10 @@ fn serve() -> (String, Arc<Site>) {
                 base: base.clone(),
                 hits: Mutex::new(HashMap::new()),
                 conditional_hits: AtomicUsize::new(0),
+                robots_mode: AtomicUsize::new(0),
+                slow_gen: Default::default(),
+                in_flight: AtomicUsize::new(0),
+                max_in_flight: AtomicUsize::new(0),
             });
             let app = axum::Router::new()
                 .fallback(handle)
@@ -511,6 +533,62 @@ async fn depth_and_page_limits_on_a_generated_site() {
         .all(|p| p == "/gen/" || p.starts_with("/gen/p1") || p.starts_with("/gen/p2")));
     assert!(!got.iter().any(|p| p.ends_with("-3")));
     assert_eq!(site.hits("/gen/p1-3"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn robots_txt_unavailable_disallows_and_missing_allows() {
+    let (base, site) = serve();
+    site.robots_mode.store(1, Ordering::SeqCst);
+    let e = crawl_site(&base, "/docs/", |_| {}).await.unwrap_err();
+    assert_eq!(e.reason(), Some(Reason::RobotsDisallowed), "{e}");
+    assert!(e.to_string().contains("unavailable"), "{e}");
+    assert_eq!(site.hits("/docs/"), 0);
+    // Retried like any 5xx before giving up.
+    assert_eq!(site.hits("/robots.txt"), 3);
+
+    let (base, site) = serve();
+    site.robots_mode.store(2, Ordering::SeqCst);
+    let crawl = crawl_site(&base, "/docs/", |_| {}).await.unwrap();
+    assert!(paths(&crawl).contains(&"/docs/private/secret".to_string()));
+    // No Sitemap: line, so /sitemap.xml is tried.
+    assert_eq!(site.hits("/sitemap.xml"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn politeness_per_host_concurrency_and_capped_crawl_delay() {
+    let (base, site) = serve();
+    site.slow_gen.store(true, Ordering::SeqCst);
+    let two = WebConfig {
+        per_host_concurrency: 2,
+        ..cfg()
+    };
+    let mut req = CrawlRequest::with_children(u(&base, "/gen/"));
+    req.max_depth = 2;
+    let crawl = crawl_with_client(&client(&two), &req, &HashMap::new(), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(crawl.pages.len(), 31);
+    let most = site.max_in_flight.load(Ordering::SeqCst);
+    assert!(most <= 2 && most >= 1, "{most} requests at once");
+
+    // robots.txt asks for 5 s between requests; the configuration caps it at 40 ms.
+    let (base, site) = serve();
+    site.robots_mode.store(3, Ordering::SeqCst);
+    let capped = WebConfig {
+        max_crawl_delay_ms: 40,
+        ..cfg()
+    };
+    let mut req = CrawlRequest::with_children(u(&base, "/gen/"));
+    req.max_depth = 1;
+    let started = Instant::now();
+    let crawl = crawl_with_client(&client(&capped), &req, &HashMap::new(), &NoProgress)
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(crawl.pages.len(), 6);
+    // Root, sitemap probe and 5 children: at least 6 spaced starts after the root.
+    assert!(took >= Duration::from_millis(200), "{took:?}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -585,7 +585,7 @@ impl Crawler<'_> {
         // A NotModified page's type is unknown; its previous body tells whether it is HTML.
         let html = match content_type {
             Some(t) => is_html_type(t),
-            None => body.is_some_and(|b| looks_like_html(b)),
+            None => body.is_some_and(looks_like_html),
         };
         if let (FetchOutcome::Fetched(_), Some(b), true, false) = (&outcome, body, html, is_root) {
             if let Err(e) = check_html_page(b) {
