@@ -334,7 +334,10 @@ impl HostState {
             let now = Instant::now();
             let mut next = self.next_start.lock().unwrap_or_else(|p| p.into_inner());
             let slot = (*next).max(now);
-            *next = slot + self.delay;
+            // A delay too large to add is a configuration mistake; wait an hour, not forever.
+            *next = slot
+                .checked_add(self.delay)
+                .unwrap_or_else(|| slot + Duration::from_secs(3600));
             slot - now
         };
         if !wait.is_zero() {
@@ -429,9 +432,17 @@ impl Crawler<'_> {
         let scope_host = self.host(&landed).await?;
 
         let mut level: Vec<Queued> = Vec::new();
-        self.enqueue(found.links, 1, &scope, &scope_host, &mut level);
-        let sitemap_urls = self.sitemap_urls(&landed, &scope_host).await;
-        self.enqueue(sitemap_urls, 1, &scope, &scope_host, &mut level);
+        if self.req.max_depth == 0 {
+            for link in found.links {
+                if scope.wants(&link) && !self.seen.contains(&link) {
+                    self.beyond_depth.insert(link);
+                }
+            }
+        } else {
+            self.enqueue(found.links, 1, &scope, &scope_host, &mut level);
+            let sitemap_urls = self.sitemap_urls(&landed, &scope_host).await;
+            self.enqueue(sitemap_urls, 1, &scope, &scope_host, &mut level);
+        }
 
         let mut depth = 1;
         while !level.is_empty() {
@@ -739,7 +750,7 @@ impl Crawler<'_> {
             )
             .await;
         match got {
-            Ok(FetchOutcome::Fetched(p)) => match texting_robots::Robot::new(ROBOTS_AGENT, &p.body) {
+            Ok(FetchOutcome::Fetched(p)) => match parse_robots(&p.body) {
                 Ok(r) => Ok(Robots::Rules(Box::new(r))),
                 Err(e) => {
                     self.result
@@ -840,6 +851,16 @@ impl Crawler<'_> {
             }
         }
         urls
+    }
+}
+
+/// Parses robots.txt for our agent. The file is written by strangers: a parser panic must not
+/// take the crawl down, so it is caught and treated like an unreadable file.
+fn parse_robots(body: &[u8]) -> std::result::Result<texting_robots::Robot, String> {
+    match std::panic::catch_unwind(|| texting_robots::Robot::new(ROBOTS_AGENT, body)) {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("the robots.txt parser failed on it".to_string()),
     }
 }
 
