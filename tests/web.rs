@@ -908,6 +908,14 @@ async fn timeouts_and_refused_connections_are_named() {
         .unwrap_err();
     assert_eq!(e.reason(), Some(Reason::Timeout), "{e}");
 
+    // https to a server that speaks plain http: the handshake fails.
+    let https = base.replace("http://", "https://");
+    let e = client(&cfg)
+        .get(&u(&https, "/docs/b"), Conditional::default(), Accept::Page)
+        .await
+        .unwrap_err();
+    assert_eq!(e.reason(), Some(Reason::Tls), "{e}");
+
     // A port nobody listens on.
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

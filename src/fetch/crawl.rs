@@ -17,8 +17,8 @@
 //! * **Links.** `<a href>` and `<area href>` of HTML pages, resolved against `<base href>`,
 //!   without fragments. `rel=nofollow` is *not* honoured: it tells search engines not to pass
 //!   ranking credit, not to stay away, and the admin asked for this site; robots.txt is the
-//!   access control lore obeys. Sitemaps (robots `Sitemap:` lines, else `/sitemap.xml`) add
-//!   the pages they list that are in scope, at depth 1.
+//!   access control lore obeys. Sitemaps (robots `Sitemap:` lines on the same host, and
+//!   `/sitemap.xml`) add the pages they list that are in scope, at depth 1.
 //! * **Duplicates.** A page whose `<link rel=canonical>` names another URL of the same host is
 //!   reported under that URL; two pages with byte-identical bodies are kept once (warning).
 //! * **Re-crawls.** Given the previous crawl's validators, requests are conditional; a 304 is
@@ -489,7 +489,13 @@ impl Crawler<'_> {
             let client = self.client.clone();
             let host = host.clone();
             let url = q.url.clone();
-            let prior = self.prior.get(url.as_str()).cloned();
+            // Only the validators: the previous body stays with the crawl, not in every task.
+            let prior = self.prior.get(url.as_str()).map(|p| PriorPage {
+                url: p.url.clone(),
+                etag: p.etag.clone(),
+                last_modified: p.last_modified.clone(),
+                body: None,
+            });
             tasks.spawn(async move {
                 let mut one = HashMap::new();
                 if let Some(p) = prior {
@@ -785,7 +791,7 @@ impl Crawler<'_> {
     }
 
     /// The in-scope URLs listed by the host's sitemaps (robots.txt `Sitemap:` lines on this
-    /// host, else `/sitemap.xml`), following sitemap indexes. Failures are warnings: a
+    /// host, and `/sitemap.xml`), following sitemap indexes. Failures are warnings: a
     /// sitemap only adds to what links find.
     async fn sitemap_urls(&mut self, landed: &Url, host: &Arc<HostState>) -> Vec<Url> {
         let mut queue: Vec<Url> = host
@@ -795,13 +801,13 @@ impl Crawler<'_> {
             .filter_map(|s| landed.join(s.trim()).ok())
             .filter(|u| u.origin() == landed.origin())
             .collect();
-        let listed = !queue.is_empty();
-        if !listed {
-            let mut u = landed.clone();
-            u.set_path("/sitemap.xml");
-            u.set_query(None);
-            u.set_fragment(None);
-            queue.push(u);
+        // The conventional location is tried too; its absence is no news.
+        let mut conventional = landed.clone();
+        conventional.set_path("/sitemap.xml");
+        conventional.set_query(None);
+        conventional.set_fragment(None);
+        if !queue.contains(&conventional) {
+            queue.insert(0, conventional.clone());
         }
         let mut done: HashSet<Url> = HashSet::new();
         let mut urls: Vec<Url> = Vec::new();
@@ -820,7 +826,7 @@ impl Crawler<'_> {
             let body = match got {
                 Ok(FetchOutcome::Fetched(p)) => p.body,
                 Ok(FetchOutcome::NotModified { .. }) => continue,
-                Err(e) if e.reason() == Some(Reason::NotFound) && !listed => {
+                Err(e) if e.reason() == Some(Reason::NotFound) && sitemap == conventional => {
                     tracing::debug!(%sitemap, "no sitemap");
                     continue;
                 }
