@@ -1022,3 +1022,13 @@ async fn the_config_allow_list_is_used_by_crawl() {
         .unwrap_err();
     assert_eq!(e.reason(), Some(Reason::InvalidArgument));
 }
+
+#[test]
+fn the_crawl_future_can_be_spawned() {
+    fn assert_send<T: Send>(_: &T) {}
+    let req = CrawlRequest::new(Url::parse("http://127.0.0.1:9/").unwrap());
+    let cfg = cfg();
+    let prior = HashMap::new();
+    let fut = crawl(&req, &cfg, &prior, &NoProgress);
+    assert_send(&fut);
+}
