@@ -113,6 +113,8 @@ pub struct Config {
     pub keep_versions: u32,
     /// Jobs parsed and committed to the index together; bounds memory on large folders.
     pub batch_size: usize,
+    /// Website fetching and crawling (`[web]`).
+    pub web: crate::fetch::WebConfig,
 }
 
 impl Default for Config {
@@ -122,6 +124,7 @@ impl Default for Config {
             chunk: ChunkConfig::default(),
             keep_versions: 3,
             batch_size: 64,
+            web: crate::fetch::WebConfig::default(),
         }
     }
 }
@@ -158,7 +161,7 @@ impl Config {
         if self.batch_size == 0 {
             return Err(Error::invalid("batch_size must be at least 1"));
         }
-        Ok(())
+        self.web.validate()
     }
 }
 

@@ -52,6 +52,31 @@ pub enum Reason {
     NotFound,
     /// An argument that makes no sense (an unknown version, an ambiguous name, …).
     InvalidArgument,
+    /// A web host name could not be resolved.
+    Dns,
+    /// The web server could not be reached (refused, reset, unreachable).
+    Connect,
+    /// The web server did not answer in time.
+    Timeout,
+    /// The TLS handshake failed (bad certificate, unsupported protocol).
+    Tls,
+    /// The page needs a login: HTTP 401/403, or a page that is only a login form.
+    LoginProtected,
+    /// The server kept answering 429 Too Many Requests after the retries.
+    RateLimited,
+    /// The server kept answering 5xx after the retries.
+    ServerError,
+    /// The URL's content type is neither HTML nor a supported document type.
+    NotHtml,
+    /// The page's text is built by scripts in the browser: the HTML itself holds almost none.
+    DynamicallyGenerated,
+    /// The site's robots.txt forbids lore to fetch the URL.
+    RobotsDisallowed,
+    /// The URL resolves to a private, loopback, link-local or otherwise internal address
+    /// that the allow list does not open (protection against server-side request forgery).
+    BlockedAddress,
+    /// Too many redirects, or a redirect back to a URL already visited.
+    RedirectLoop,
 }
 
 impl Reason {
@@ -75,6 +100,18 @@ impl Reason {
             Reason::ParseTimeout => "parse-timeout",
             Reason::NotFound => "not-found",
             Reason::InvalidArgument => "invalid-argument",
+            Reason::Dns => "dns",
+            Reason::Connect => "connect",
+            Reason::Timeout => "timeout",
+            Reason::Tls => "tls",
+            Reason::LoginProtected => "login-protected",
+            Reason::RateLimited => "rate-limited",
+            Reason::ServerError => "server-error",
+            Reason::NotHtml => "not-html",
+            Reason::DynamicallyGenerated => "dynamically-generated",
+            Reason::RobotsDisallowed => "robots-disallowed",
+            Reason::BlockedAddress => "blocked-address",
+            Reason::RedirectLoop => "redirect-loop",
         }
     }
 
@@ -85,7 +122,7 @@ impl Reason {
     }
 }
 
-const ALL_REASONS: [Reason; 17] = [
+const ALL_REASONS: [Reason; 29] = [
     Reason::OriginMissing,
     Reason::Unreadable,
     Reason::TooLarge,
@@ -103,6 +140,18 @@ const ALL_REASONS: [Reason; 17] = [
     Reason::ParseTimeout,
     Reason::NotFound,
     Reason::InvalidArgument,
+    Reason::Dns,
+    Reason::Connect,
+    Reason::Timeout,
+    Reason::Tls,
+    Reason::LoginProtected,
+    Reason::RateLimited,
+    Reason::ServerError,
+    Reason::NotHtml,
+    Reason::DynamicallyGenerated,
+    Reason::RobotsDisallowed,
+    Reason::BlockedAddress,
+    Reason::RedirectLoop,
 ];
 
 impl fmt::Display for Reason {
@@ -207,6 +256,27 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", r.as_str()));
         }
         assert_eq!(Reason::parse("no-such-reason"), None);
+        // Every variant is listed (a forgotten one would not round-trip through the catalog).
+        let names: std::collections::HashSet<_> = ALL_REASONS.iter().map(|r| r.as_str()).collect();
+        assert_eq!(names.len(), ALL_REASONS.len());
+        for name in [
+            "dns",
+            "connect",
+            "timeout",
+            "tls",
+            "login-protected",
+            "rate-limited",
+            "server-error",
+            "not-html",
+            "dynamically-generated",
+            "robots-disallowed",
+            "blocked-address",
+            "redirect-loop",
+            "not-found",
+            "too-large",
+        ] {
+            assert_eq!(Reason::parse(name).map(Reason::as_str), Some(name));
+        }
     }
 
     #[test]
