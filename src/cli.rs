@@ -39,10 +39,29 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Add files and folders (recursively) as sources and ingest them.
+    /// Add files, folders (recursively) and URLs (http:// or https://) as sources and ingest
+    /// them.
     Add {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// For URLs: also crawl the pages under it (same host, same path prefix).
+        #[arg(long)]
+        with_children: bool,
+        /// For URLs with children: most pages crawled.
+        #[arg(long, default_value_t = 200)]
+        max_pages: usize,
+        /// For URLs with children: most link hops from the URL.
+        #[arg(long, default_value_t = 2)]
+        max_depth: u32,
+        /// For URLs with children: only paths matching this glob (repeatable), e.g. /docs/*.
+        #[arg(long)]
+        include: Vec<String>,
+        /// For URLs with children: skip paths matching this glob (repeatable).
+        #[arg(long)]
+        exclude: Vec<String>,
+        /// Re-sync automatically every this many seconds (run by `lore sync --due`).
+        #[arg(long, value_name = "SECS")]
+        every: Option<u64>,
         /// The files are product catalogs (CSV, XLSX or JSON: name, description, price,
         /// currency, stock, link): one chunk per product, filterable by stock.
         #[arg(long)]
@@ -84,10 +103,14 @@ enum Command {
     },
     /// Re-read the origin of sources and ingest what changed.
     Sync {
-        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        #[arg(required_unless_present_any = ["all", "due"], conflicts_with_all = ["all", "due"])]
         sources: Vec<String>,
-        #[arg(long)]
+        #[arg(long, conflicts_with = "due")]
         all: bool,
+        /// Only the sources whose automatic re-sync interval (`add --every`) has passed; for
+        /// cron.
+        #[arg(long)]
+        due: bool,
         #[arg(long)]
         json: bool,
     },
@@ -174,7 +197,7 @@ struct LimitArgs {
     max_chars: Option<u64>,
     /// Page limit of paged documents (PDF).
     #[arg(long)]
-    max_pages: Option<u32>,
+    page_limit: Option<u32>,
     /// What to do over the character or page limit: reject or truncate.
     #[arg(long, value_parser = parse_policy)]
     on_limit: Option<LimitPolicy>,
@@ -192,10 +215,12 @@ impl LimitArgs {
     fn options(self) -> AddOptions {
         AddOptions {
             catalog: false,
+            web: None,
+            sync_every_secs: None,
             limits: LimitOverrides {
                 max_bytes: self.max_bytes,
                 max_chars: self.max_chars,
-                max_pages: self.max_pages,
+                max_pages: self.page_limit,
                 on_limit: self.on_limit,
             },
         }
@@ -235,6 +260,12 @@ fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Add {
             paths,
+            with_children,
+            max_pages,
+            max_depth,
+            include,
+            exclude,
+            every,
             catalog,
             limits,
             json,
@@ -242,6 +273,14 @@ fn run(cli: Cli) -> Result<i32> {
             let bar = Bar::new(json);
             let opts = AddOptions {
                 catalog,
+                web: Some(lore::store::WebOptions {
+                    with_children,
+                    max_pages,
+                    max_depth,
+                    include,
+                    exclude,
+                }),
+                sync_every_secs: every,
                 ..limits.options()
             };
             let reports = kb.add_paths(&paths, &opts, &bar)?;
@@ -311,9 +350,16 @@ fn run(cli: Cli) -> Result<i32> {
             }
             Ok(EXIT_OK)
         }
-        Command::Sync { sources, all, json } => {
+        Command::Sync {
+            sources,
+            all,
+            due,
+            json,
+        } => {
             let bar = Bar::new(json);
-            let reports = if all {
+            let reports = if due {
+                kb.sync_due(&bar)?
+            } else if all {
                 kb.sync_all(&bar)?
             } else {
                 kb.sync(&sources, &bar)?

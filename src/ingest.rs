@@ -21,7 +21,7 @@ use crate::parse::{self, Document};
 use crate::progress::Progress;
 use crate::store::blobs::{content_hash, BlobStore};
 use crate::store::{
-    Catalog, Failure, JobRow, NewChunk, Publish, SourceKind, SourceRow, VersionStats,
+    Catalog, Failure, JobRow, NewChunk, PageRow, Publish, SourceKind, SourceRow, VersionStats,
 };
 use rayon::prelude::*;
 use serde::Serialize;
@@ -81,6 +81,8 @@ struct Built {
     chunks: Vec<Chunk>,
     /// Per chunk (same order): structured fields as JSON and stock, for products.
     products: Vec<Option<(String, bool)>>,
+    /// For websites: the pages the version is made of.
+    pages: Vec<PageRow>,
     stats: VersionStats,
     warnings: Vec<String>,
 }
@@ -326,9 +328,13 @@ fn write_version(
             fields: p.as_ref().map(|(json, _)| json.as_str()),
         })
         .collect();
-    let (version_id, number, ids) =
-        ctx.catalog
-            .begin_version(source.id, &built.hash, built.format, &new_chunks)?;
+    let (version_id, number, ids) = ctx.catalog.begin_version(
+        source.id,
+        &built.hash,
+        built.format,
+        &new_chunks,
+        &built.pages,
+    )?;
     let title = match &built.title {
         Some(t) if t != &source.name => format!("{} {t}", source.name),
         _ => source.name.clone(),
@@ -360,6 +366,20 @@ fn prepare(
     active_hash: Option<&str>,
 ) -> Prepared {
     let limits = source.options.limits.apply(ctx.config.limits);
+    if source.kind == SourceKind::Url {
+        let declared = source.language.clone().map(Lang);
+        return match web::build(ctx, source, active_hash, &limits, declared) {
+            Ok(Some(built)) => Prepared::Built(Box::new(built)),
+            Ok(None) => Prepared::Unchanged {
+                version: source.active_version.unwrap_or(0),
+            },
+            Err(error) => Prepared::Failed {
+                hash: None,
+                bytes: 0,
+                error,
+            },
+        };
+    }
     let bytes = match read_origin(ctx, job, source, active_hash, &limits) {
         Ok(b) => b,
         Err(error) => {
@@ -409,6 +429,7 @@ fn read_origin(
     limits: &SourceLimits,
 ) -> Result<Vec<u8>> {
     match source.kind {
+        SourceKind::Url => Err(Error::Internal("a URL source is crawled, not read".into())),
         SourceKind::File | SourceKind::Catalog => {
             let origin = source.origin.as_deref().ok_or_else(|| {
                 Error::Internal(format!("file source {} has no origin", source.id))
@@ -449,7 +470,7 @@ fn build(
         on_limit: limits.on_limit,
     };
     let mut products = Vec::new();
-    let (format, mut doc) = if kind == SourceKind::Catalog {
+    let (format, doc) = if kind == SourceKind::Catalog {
         products = parse::catalog::parse_catalog(bytes, Some(name))?;
         if products.is_empty() {
             return Err(Error::rejected(
@@ -462,6 +483,27 @@ fn build(
         let (format, doc) = parse::parse(bytes, Some(name), &opts)?;
         (format.as_str(), doc)
     };
+    assemble(
+        ctx,
+        format,
+        doc,
+        &products,
+        bytes.len() as u64,
+        limits,
+        declared,
+    )
+}
+
+/// Limits, chunks, links products and detects the language of a parsed document.
+fn assemble(
+    ctx: &Context<'_>,
+    format: &'static str,
+    mut doc: Document,
+    products: &[crate::parse::catalog::Product],
+    bytes: u64,
+    limits: &SourceLimits,
+    declared: Option<Lang>,
+) -> Result<Built> {
     let total_chars = doc.char_count() as u64;
     let mut truncated = false;
     if total_chars > limits.max_chars {
@@ -516,8 +558,9 @@ fn build(
         format,
         title: doc.title.clone(),
         lang,
+        pages: Vec::new(),
         stats: VersionStats {
-            bytes: bytes.len() as u64,
+            bytes,
             chars: doc.char_count() as u64,
             chunks: chunks.len() as u32,
             pages: doc.pages,
@@ -553,6 +596,176 @@ fn truncate(doc: &mut Document, max_chars: usize) {
         break;
     }
     doc.blocks.truncate(keep);
+}
+
+/// Website sources: crawl with the previous version's validators, keep what did not change,
+/// and build the version from every page's content.
+mod web {
+    use super::*;
+    use crate::fetch::{crawl_blocking, CrawlRequest, PageOutcome, PriorPage};
+    use crate::store::blobs::content_hash;
+    use std::collections::HashMap;
+
+    /// `Ok(None)` when every page is as in the active version (a re-sync of an unchanged site
+    /// makes no version and parses nothing).
+    pub(super) fn build(
+        ctx: &Context<'_>,
+        source: &SourceRow,
+        active_hash: Option<&str>,
+        limits: &SourceLimits,
+        declared: Option<Lang>,
+    ) -> Result<Option<Built>> {
+        let origin = source.origin.as_deref().unwrap_or_default();
+        let root = url::Url::parse(origin)
+            .map_err(|e| Error::invalid(format!("{origin:?} is not a URL: {e}")))?;
+        let web = source.options.web.clone().unwrap_or_default();
+        let req = CrawlRequest {
+            root,
+            with_children: web.with_children,
+            max_pages: web.max_pages,
+            max_depth: web.max_depth,
+            include: web.include,
+            exclude: web.exclude,
+        };
+        let previous: Vec<PageRow> = match source.active_version {
+            Some(v) => ctx.catalog.pages(source.id, v)?,
+            None => Vec::new(),
+        };
+        let mut prior = HashMap::new();
+        for p in &previous {
+            let body = p
+                .content_hash
+                .as_deref()
+                .and_then(|h| ctx.blobs.get(h).ok());
+            prior.insert(
+                p.url.clone(),
+                PriorPage {
+                    url: p.url.clone(),
+                    etag: p.etag.clone(),
+                    last_modified: p.last_modified.clone(),
+                    body,
+                },
+            );
+        }
+        let crawl = crawl_blocking(&req, &ctx.config.web, &prior, &crate::NoProgress)?;
+        let mut warnings = crawl.warnings.clone();
+        let mut pages: Vec<PageRow> = Vec::new();
+        for (i, page) in crawl.pages.iter().enumerate() {
+            let url = page.url.to_string();
+            let kept = previous.iter().find(|p| p.url == url);
+            match &page.outcome {
+                PageOutcome::Fetched {
+                    content_type,
+                    body,
+                    etag,
+                    last_modified,
+                    ..
+                } => {
+                    if crate::fetch::http::is_html_type(content_type) {
+                        if let Err(e) = crate::fetch::check_html_page(body) {
+                            if i == 0 {
+                                return Err(e);
+                            }
+                            warnings.push(format!("{url}: {e}"));
+                            continue;
+                        }
+                    }
+                    pages.push(PageRow {
+                        url,
+                        content_hash: Some(ctx.blobs.put(body)?),
+                        content_type: Some(content_type.clone()),
+                        etag: etag.clone(),
+                        last_modified: last_modified.clone(),
+                        note: None,
+                    });
+                }
+                PageOutcome::NotModified => match kept {
+                    Some(k) => pages.push(k.clone()),
+                    None => warnings.push(format!("{url}: not modified, but no previous copy")),
+                },
+                PageOutcome::Failed { reason, message } => {
+                    let note = format!("{reason}: {message}");
+                    match kept {
+                        Some(k) => {
+                            warnings.push(format!("{url}: {note}; kept its previous content"));
+                            pages.push(PageRow {
+                                note: Some(format!("kept previous content ({note})")),
+                                ..k.clone()
+                            });
+                        }
+                        None => warnings.push(format!("{url}: {note}; skipped")),
+                    }
+                }
+            }
+        }
+        if pages.is_empty() {
+            return Err(Error::rejected(
+                Reason::Empty,
+                "no page of the site had content",
+            ));
+        }
+        // The version's content hash covers every page's URL and content, so an unchanged
+        // site is recognised without parsing anything.
+        let mut listing: Vec<String> = pages
+            .iter()
+            .map(|p| format!("{}\0{}", p.url, p.content_hash.as_deref().unwrap_or("")))
+            .collect();
+        listing.sort();
+        let hash = content_hash(listing.join("\n").as_bytes());
+        if active_hash == Some(hash.as_str()) {
+            return Ok(None);
+        }
+        let opts = parse::ParseOptions {
+            max_pages: limits.max_pages,
+            on_limit: limits.on_limit,
+        };
+        let mut doc = Document::default();
+        let mut bytes = 0u64;
+        let multi = pages.len() > 1;
+        for (i, p) in pages.iter().enumerate() {
+            let Some(h) = &p.content_hash else { continue };
+            let body = ctx.blobs.get(h)?;
+            bytes += body.len() as u64;
+            let name = url::Url::parse(&p.url)
+                .ok()
+                .and_then(|u| u.path_segments()?.next_back().map(str::to_string))
+                .filter(|n| !n.is_empty());
+            match parse::parse(&body, name.as_deref(), &opts) {
+                Ok((_, page_doc)) => {
+                    if i == 0 {
+                        doc.title.clone_from(&page_doc.title);
+                    }
+                    for mut b in page_doc.blocks {
+                        b.location.url = Some(p.url.clone());
+                        // On a multi-page site the page's title says which page a passage is
+                        // from when its own headings do not.
+                        if multi {
+                            if let Some(t) = &page_doc.title {
+                                if b.heading_path.first() != Some(t) {
+                                    b.heading_path.insert(0, t.clone());
+                                }
+                            }
+                        }
+                        doc.blocks.push(b);
+                    }
+                    doc.warnings.extend(
+                        page_doc
+                            .warnings
+                            .into_iter()
+                            .map(|w| format!("{}: {w}", p.url)),
+                    );
+                }
+                Err(e) if i == 0 => return Err(e),
+                Err(e) => warnings.push(format!("{}: {e}; skipped", p.url)),
+            }
+        }
+        doc.pages = Some(pages.len() as u32);
+        doc.warnings.extend(warnings);
+        let mut built = assemble(ctx, "web", doc, &[], bytes, limits, declared)?;
+        built.hash = hash;
+        built.pages = pages;
+        Ok(Some(built))
+    }
 }
 
 #[cfg(test)]

@@ -141,12 +141,16 @@ fn validate_kb_name(name: &str) -> Result<()> {
 }
 
 /// Options for adding sources.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct AddOptions {
     /// Limits for these sources, overriding the configuration's defaults.
     pub limits: LimitOverrides,
     /// The files are product catalogs ([`SourceKind::Catalog`]).
     pub catalog: bool,
+    /// How URLs are crawled (children, limits, patterns); the defaults when `None`.
+    pub web: Option<store::WebOptions>,
+    /// Re-sync these sources automatically at this interval (`sync --due`).
+    pub sync_every_secs: Option<u64>,
 }
 
 /// A source with its versions, as `lore show` presents it.
@@ -195,7 +199,15 @@ impl KnowledgeBase<'_> {
         progress: &dyn Progress,
     ) -> Result<Vec<IngestReport>> {
         let mut files: Vec<(PathBuf, String)> = Vec::new();
+        let mut urls: Vec<String> = Vec::new();
         for p in paths {
+            let text = p.to_string_lossy();
+            if text.starts_with("http://") || text.starts_with("https://") {
+                let url = url::Url::parse(&text)
+                    .map_err(|e| Error::invalid(format!("{text:?} is not a URL: {e}")))?;
+                urls.push(url.to_string());
+                continue;
+            }
             let abs = std::fs::canonicalize(p).map_err(|e| {
                 Error::rejected(Reason::OriginMissing, format!("{}: {e}", p.display()))
             })?;
@@ -233,7 +245,29 @@ impl KnowledgeBase<'_> {
         let catalog = &self.lore.catalog;
         let options = SourceOptions {
             limits: opts.limits,
+            web: None,
+            sync_every_secs: opts.sync_every_secs,
         };
+        let url_options = SourceOptions {
+            web: Some(opts.web.clone().unwrap_or_default()),
+            ..options.clone()
+        };
+        for url in &urls {
+            let id = match catalog.source_by_origin(self.row.id, SourceKind::Url, url)? {
+                Some(s) => {
+                    catalog.source_set_options(s.id, &url_options)?;
+                    s.id
+                }
+                None => catalog.source_insert(
+                    self.row.id,
+                    SourceKind::Url,
+                    url,
+                    Some(url),
+                    &url_options,
+                )?,
+            };
+            catalog.enqueue(self.row.id, id, None)?;
+        }
         let kind = if opts.catalog {
             SourceKind::Catalog
         } else {
@@ -243,7 +277,7 @@ impl KnowledgeBase<'_> {
             let origin = path.to_string_lossy();
             let id = match catalog.source_by_origin(self.row.id, kind, &origin)? {
                 Some(s) => {
-                    if opts.limits != LimitOverrides::default() {
+                    if opts.limits != LimitOverrides::default() || opts.sync_every_secs.is_some() {
                         catalog.source_set_options(s.id, &options)?;
                     }
                     s.id
@@ -301,6 +335,7 @@ impl KnowledgeBase<'_> {
             .collect();
         let options = SourceOptions {
             limits: opts.limits,
+            ..SourceOptions::default()
         };
         let id = match existing.as_slice() {
             [s] => s.id,
@@ -334,6 +369,23 @@ impl KnowledgeBase<'_> {
             self.lore.catalog.enqueue(self.row.id, s.id, None)?;
         }
         self.run_pending(progress)
+    }
+
+    /// Re-syncs the sources whose automatic re-sync interval has passed.
+    pub fn sync_due(&self, progress: &dyn Progress) -> Result<Vec<IngestReport>> {
+        for id in self.lore.catalog.due_sources(self.row.id, store::now())? {
+            self.lore.catalog.enqueue(self.row.id, id, None)?;
+        }
+        self.run_pending(progress)
+    }
+
+    /// The pages of a website source's version (the active one when `version` is `None`).
+    pub fn pages(&self, key: &str, version: Option<u32>) -> Result<Vec<store::PageRow>> {
+        let source = self.source(key)?;
+        let Some(v) = version.or(source.active_version) else {
+            return Ok(Vec::new());
+        };
+        self.lore.catalog.pages(source.id, v)
     }
 
     /// Runs queued jobs (including those left by a process that stopped).

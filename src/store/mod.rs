@@ -112,6 +112,20 @@ CREATE TABLE gaps (
     UNIQUE (kb_id, query_key)
 );
 "#,
+    // 4: the pages of a website version, with what a conditional re-fetch needs.
+    r#"
+CREATE TABLE pages (
+    id             INTEGER PRIMARY KEY,
+    version_id     INTEGER NOT NULL REFERENCES versions(id) ON DELETE CASCADE,
+    url            TEXT NOT NULL,
+    content_hash   TEXT,
+    content_type   TEXT,
+    etag           TEXT,
+    last_modified  TEXT,
+    note           TEXT,
+    UNIQUE (version_id, url)
+);
+"#,
 ];
 
 /// Seconds since the Unix epoch; the catalog stores all times this way.
@@ -145,6 +159,8 @@ pub enum SourceKind {
     /// A product catalog file (CSV, XLSX, JSON): one chunk per product, with the product's
     /// structured fields kept beside the chunk for filtering.
     Catalog,
+    /// A web page, optionally with its child pages; `origin` is the URL.
+    Url,
 }
 
 impl SourceKind {
@@ -153,6 +169,7 @@ impl SourceKind {
             SourceKind::File => "file",
             SourceKind::Text => "text",
             SourceKind::Catalog => "catalog",
+            SourceKind::Url => "url",
         }
     }
 
@@ -161,6 +178,7 @@ impl SourceKind {
             "file" => Ok(SourceKind::File),
             "text" => Ok(SourceKind::Text),
             "catalog" => Ok(SourceKind::Catalog),
+            "url" => Ok(SourceKind::Url),
             other => Err(Error::Internal(format!("unknown source kind {other:?}"))),
         }
     }
@@ -181,10 +199,55 @@ impl SourceFilter {
 }
 
 /// Options chosen when the source was added, re-applied on every sync.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceOptions {
     #[serde(default)]
     pub limits: LimitOverrides,
+    /// For URL sources: what to crawl.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web: Option<WebOptions>,
+    /// Re-sync automatically this many seconds after the last attempt (`lore sync --due`, and
+    /// the server's scheduler).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_every_secs: Option<u64>,
+}
+
+/// How a URL source is crawled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebOptions {
+    /// Also the pages under the URL (same host, same path prefix).
+    pub with_children: bool,
+    pub max_pages: usize,
+    pub max_depth: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
+}
+
+impl Default for WebOptions {
+    fn default() -> Self {
+        WebOptions {
+            with_children: false,
+            max_pages: 200,
+            max_depth: 2,
+            include: Vec::new(),
+            exclude: Vec::new(),
+        }
+    }
+}
+
+/// One page of a website version: where its content is and how to ask whether it changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PageRow {
+    pub url: String,
+    /// Blob of the page's body (absent for a page that failed and had no previous content).
+    pub content_hash: Option<String>,
+    pub content_type: Option<String>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    /// Why the page is not fresh, when it is not (kept from the previous version, failed).
+    pub note: Option<String>,
 }
 
 /// The reason the latest ingestion of a source failed.
@@ -796,6 +859,7 @@ impl Catalog {
         content_hash: &str,
         format: &str,
         chunks: &[NewChunk<'_>],
+        pages: &[PageRow],
     ) -> Result<(i64, u32, Vec<i64>)> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
@@ -822,6 +886,22 @@ impl Catalog {
                     c.fields
                 ])?;
                 ids.push(tx.last_insert_rowid());
+            }
+            let mut stmt = tx.prepare(
+                "INSERT INTO pages (version_id, url, content_hash, content_type, etag,
+                     last_modified, note)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for p in pages {
+                stmt.execute(params![
+                    version_id,
+                    p.url,
+                    p.content_hash,
+                    p.content_type,
+                    p.etag,
+                    p.last_modified,
+                    p.note
+                ])?;
             }
         }
         tx.commit()?;
@@ -992,6 +1072,48 @@ impl Catalog {
             .collect()
     }
 
+    /// The pages of one version of a website source.
+    pub fn pages(&self, source_id: i64, number: u32) -> Result<Vec<PageRow>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT p.url, p.content_hash, p.content_type, p.etag, p.last_modified, p.note
+             FROM pages p JOIN versions v ON v.id = p.version_id
+             WHERE v.source_id = ?1 AND v.number = ?2 ORDER BY p.id",
+        )?;
+        let rows = stmt.query_map(params![source_id, number], |r| {
+            Ok(PageRow {
+                url: r.get(0)?,
+                content_hash: r.get(1)?,
+                content_type: r.get(2)?,
+                etag: r.get(3)?,
+                last_modified: r.get(4)?,
+                note: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Sources whose automatic re-sync is due at `now`: their interval has passed since the
+    /// last attempt (or since they were added, when nothing was attempted yet).
+    pub fn due_sources(&self, kb_id: i64, now: i64) -> Result<Vec<i64>> {
+        let mut due = Vec::new();
+        for s in self.sources(kb_id)? {
+            let Some(every) = s.options.sync_every_secs else {
+                continue;
+            };
+            let last: Option<i64> = self.lock().query_row(
+                "SELECT MAX(created_at) FROM versions WHERE source_id = ?1",
+                [s.id],
+                |r| r.get(0),
+            )?;
+            let last = last.unwrap_or(s.created_at);
+            if s.enabled && s.pending_jobs == 0 && now - last >= every as i64 {
+                due.push(s.id);
+            }
+        }
+        Ok(due)
+    }
+
     /// Every chunk of every retained ready version of a knowledge base, in (source, version,
     /// ord) order: what a rebuilt index must contain.
     pub fn index_rows(&self, kb_id: i64) -> Result<Vec<IndexRow>> {
@@ -1041,6 +1163,11 @@ impl Catalog {
             "SELECT v.content_hash FROM versions v JOIN sources s ON s.id = v.source_id
              WHERE s.kb_id = ?1 AND v.state IN ('ready', 'building') AND v.pruned = 0
                    AND v.content_hash IS NOT NULL
+             UNION
+             SELECT p.content_hash FROM pages p JOIN versions v ON v.id = p.version_id
+             JOIN sources s ON s.id = v.source_id
+             WHERE s.kb_id = ?1 AND v.state IN ('ready', 'building') AND v.pruned = 0
+                   AND p.content_hash IS NOT NULL
              UNION
              SELECT payload FROM jobs WHERE kb_id = ?1 AND payload IS NOT NULL
                    AND state IN ('queued', 'running')",
@@ -1346,7 +1473,7 @@ mod tests {
                 text: "t",
                 fields: None,
             }];
-            let (vid, n, ids) = c.begin_version(s, &hash, "text", &chunks).unwrap();
+            let (vid, n, ids) = c.begin_version(s, &hash, "text", &chunks, &[]).unwrap();
             assert_eq!(ids.len(), 1);
             let gc = c
                 .publish(
@@ -1462,7 +1589,9 @@ mod tests {
             c.source(kb.id, s).unwrap().unwrap().status(),
             SourceStatus::Processing
         );
-        let (_vid, n, _) = c.begin_version(s, &"0".repeat(64), "text", &[]).unwrap();
+        let (_vid, n, _) = c
+            .begin_version(s, &"0".repeat(64), "text", &[], &[])
+            .unwrap();
         // The process dies here. The next writer recovers.
         let terms = c.recover(kb.id).unwrap();
         assert_eq!(terms, vec![version_term(s, n)]);

@@ -13,7 +13,7 @@ fn add_with(
             &[path.to_path_buf()],
             &AddOptions {
                 limits,
-                catalog: false,
+                ..Default::default()
             },
             &NoProgress,
         )

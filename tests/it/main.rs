@@ -4,3 +4,4 @@ mod cli;
 mod common;
 mod ingest;
 mod versions;
+mod web_sources;

@@ -276,6 +276,7 @@ fn an_interrupted_build_is_recovered_and_its_job_resumed() {
                 text: "half-built",
                 fields: None,
             }],
+            &[],
         )
         .unwrap();
         assert_eq!(kb.show("menu.md").unwrap().status, SourceStatus::Processing);
