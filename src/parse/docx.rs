@@ -1154,6 +1154,47 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn mutated_documents_never_panic() {
+        let body = [
+            p(Some("Heading1"), "Coverage"),
+            li("Kettle"),
+            format!(
+                "<w:tbl>{}{}</w:tbl>",
+                tr(&["A", "B"], true),
+                tr(&["1", "2"], false)
+            ),
+            r#"<w:p><w:r><w:t>x</w:t></w:r><w:r><w:footnoteReference w:id="1"/></w:r></w:p>"#
+                .to_string(),
+        ]
+        .concat();
+        let mut x = 0x2545_F491_u32;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as usize
+        };
+        for round in 0..200 {
+            let mut xml = body.clone().into_bytes();
+            if round % 4 == 0 {
+                xml.truncate(next() % xml.len());
+            } else {
+                for _ in 0..3 {
+                    let at = next() % xml.len();
+                    let alphabet = b"<>\"/=&;x0 -";
+                    xml[at] = alphabet[next() % alphabet.len()];
+                }
+            }
+            let xml = String::from_utf8_lossy(&xml);
+            let _ = parse_docx(&docx_of(
+                &xml,
+                Some("<w:style w:styleId=\"x\"/>"),
+                Some("<w:footnote w:id=\"1\"><w:p/></w:footnote>"),
+            ));
+        }
+    }
+
+    #[test]
     fn roman_numerals() {
         assert_eq!(roman(1), "i");
         assert_eq!(roman(4), "iv");
