@@ -448,11 +448,9 @@ impl<'s> Walker<'s> {
                         self.start(&e, false);
                     }
                 }
-                Event::Empty(e) => {
-                    if self.skip == 0 {
-                        self.start(&e, true);
-                        self.end(e.local_name().as_ref());
-                    }
+                Event::Empty(e) if self.skip == 0 => {
+                    self.start(&e, true);
+                    self.end(e.local_name().as_ref());
                 }
                 Event::End(e) => {
                     if self.skip > 0 {

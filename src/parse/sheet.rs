@@ -487,7 +487,7 @@ fn format_excel_datetime(d: &ExcelDateTime) -> String {
     } else {
         format!("{h:02}:{m:02}:{s:02}")
     };
-    if value < 1.0 && value >= 0.0 {
+    if (0.0..1.0).contains(&value) {
         return time;
     }
     let date_of = |serial: f64, epoch_1904: bool| {
@@ -1120,7 +1120,7 @@ mod tests {
         };
         assert_eq!(dt(46082.0), "2026-03-01");
         assert_eq!(dt(46082.0 + 14.5 / 24.0), "2026-03-01 14:30");
-        assert_eq!(dt(46082.999_999_99), "2026-03-02");
+        assert_eq!(dt(46_082.999_999_99), "2026-03-02");
         assert_eq!(dt(0.75), "18:00");
         let dur = ExcelDateTime::new(1.5104166666, calamine::ExcelDateTimeType::TimeDelta, false);
         assert_eq!(format_excel_datetime(&dur), "36:15:00");
