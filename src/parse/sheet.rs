@@ -1276,6 +1276,47 @@ mod tests {
     }
 
     #[test]
+    fn a_workbook_whose_entry_lies_about_its_size_is_a_zip_bomb() {
+        use crate::parse::archive::tests::patch_declared_size;
+        use std::io::Read;
+        // The sheet XML padded with 3 MiB of spaces inside an element, claiming 2,000 bytes:
+        // the directory passes the checks, calamine's read trips over the lie.
+        let original = sample_xlsx();
+        let mut zip = zip::ZipArchive::new(Cursor::new(&original[..])).unwrap();
+        let mut parts = Vec::new();
+        for i in 0..zip.len() {
+            let mut f = zip.by_index(i).unwrap();
+            let mut content = Vec::new();
+            f.read_to_end(&mut content).unwrap();
+            let name = f.name().unwrap().to_string();
+            if name == "xl/worksheets/sheet1.xml" {
+                let at = content.windows(11).position(|w| w == b"<sheetData>").unwrap();
+                content.splice(at..at, std::iter::repeat_n(b' ', 3 << 20));
+            }
+            parts.push((name, content));
+        }
+        let entries: Vec<(&str, &[u8])> =
+            parts.iter().map(|(n, c)| (n.as_str(), c.as_slice())).collect();
+        let mut bytes = zip_of(&entries);
+        patch_declared_size(&mut bytes, 2000);
+        let e = parse_workbook(&bytes, Format::Xlsx).unwrap_err();
+        assert_eq!(e.reason(), Some(Reason::ZipBomb), "{e}");
+    }
+
+    #[test]
+    fn csv_sheet_is_named_after_the_file() {
+        let (format, doc) = crate::parse::parse(
+            b"sku,price\nBK-200,89\n",
+            Some("exports/prices.csv"),
+            &ParseOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(format, Format::Csv);
+        assert_eq!(doc.blocks[0].location.to_string(), "sheet prices, row 2");
+        assert_eq!(csv_sheet_name("C:\\data\\.csv"), "Sheet1");
+    }
+
+    #[test]
     fn zip_bomb_workbook_is_refused_before_parsing() {
         let zeros = vec![b' '; 16 << 20];
         let bytes = zip_of(&[
