@@ -1290,13 +1290,18 @@ mod tests {
             f.read_to_end(&mut content).unwrap();
             let name = f.name().unwrap().to_string();
             if name == "xl/worksheets/sheet1.xml" {
-                let at = content.windows(11).position(|w| w == b"<sheetData>").unwrap();
+                let at = content
+                    .windows(11)
+                    .position(|w| w == b"<sheetData>")
+                    .unwrap();
                 content.splice(at..at, std::iter::repeat_n(b' ', 3 << 20));
             }
             parts.push((name, content));
         }
-        let entries: Vec<(&str, &[u8])> =
-            parts.iter().map(|(n, c)| (n.as_str(), c.as_slice())).collect();
+        let entries: Vec<(&str, &[u8])> = parts
+            .iter()
+            .map(|(n, c)| (n.as_str(), c.as_slice()))
+            .collect();
         let mut bytes = zip_of(&entries);
         patch_declared_size(&mut bytes, 2000);
         let e = parse_workbook(&bytes, Format::Xlsx).unwrap_err();
