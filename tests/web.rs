@@ -569,7 +569,7 @@ async fn politeness_per_host_concurrency_and_capped_crawl_delay() {
         .unwrap();
     assert_eq!(crawl.pages.len(), 31);
     let most = site.max_in_flight.load(Ordering::SeqCst);
-    assert!(most <= 2 && most >= 1, "{most} requests at once");
+    assert!((1..=2).contains(&most), "{most} requests at once");
 
     // robots.txt asks for 5 s between requests; the configuration caps it at 40 ms.
     let (base, site) = serve();

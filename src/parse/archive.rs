@@ -324,7 +324,7 @@ pub(crate) mod tests {
     }
 
     /// Rewrites the uncompressed-size field of every local and central header to `size`.
-    fn patch_declared_size(bytes: &mut [u8], size: u32) {
+    pub(crate) fn patch_declared_size(bytes: &mut [u8], size: u32) {
         let mut i = 0;
         while i + 46 <= bytes.len() {
             match &bytes[i..i + 4] {

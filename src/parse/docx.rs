@@ -448,11 +448,9 @@ impl<'s> Walker<'s> {
                         self.start(&e, false);
                     }
                 }
-                Event::Empty(e) => {
-                    if self.skip == 0 {
-                        self.start(&e, true);
-                        self.end(e.local_name().as_ref());
-                    }
+                Event::Empty(e) if self.skip == 0 => {
+                    self.start(&e, true);
+                    self.end(e.local_name().as_ref());
                 }
                 Event::End(e) => {
                     if self.skip > 0 {
@@ -1151,6 +1149,47 @@ pub(crate) mod tests {
         let e = parse_docx(&bytes).unwrap_err();
         assert_eq!(e.reason(), Some(Reason::ZipBomb), "{e}");
         assert!(e.to_string().contains("word/document.xml"), "{e}");
+    }
+
+    #[test]
+    fn mutated_documents_never_panic() {
+        let body = [
+            p(Some("Heading1"), "Coverage"),
+            li("Kettle"),
+            format!(
+                "<w:tbl>{}{}</w:tbl>",
+                tr(&["A", "B"], true),
+                tr(&["1", "2"], false)
+            ),
+            r#"<w:p><w:r><w:t>x</w:t></w:r><w:r><w:footnoteReference w:id="1"/></w:r></w:p>"#
+                .to_string(),
+        ]
+        .concat();
+        let mut x = 0x2545_F491_u32;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as usize
+        };
+        for round in 0..200 {
+            let mut xml = body.clone().into_bytes();
+            if round % 4 == 0 {
+                xml.truncate(next() % xml.len());
+            } else {
+                for _ in 0..3 {
+                    let at = next() % xml.len();
+                    let alphabet = b"<>\"/=&;x0 -";
+                    xml[at] = alphabet[next() % alphabet.len()];
+                }
+            }
+            let xml = String::from_utf8_lossy(&xml);
+            let _ = parse_docx(&docx_of(
+                &xml,
+                Some("<w:style w:styleId=\"x\"/>"),
+                Some("<w:footnote w:id=\"1\"><w:p/></w:footnote>"),
+            ));
+        }
     }
 
     #[test]

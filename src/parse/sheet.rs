@@ -151,6 +151,21 @@ pub(crate) fn read_workbook(bytes: &[u8], format: Format) -> Result<(Vec<SheetRo
     if matches!(format, Format::Xlsx | Format::Xlsb | Format::Ods) {
         archive::check(bytes, ArchiveLimits::default())?;
     }
+    // calamine parses binary formats written by anyone; should it ever panic on a crafted
+    // file, that is a corrupted file to the user, not a crashed ingestion batch.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        read_calamine(bytes, format)
+    }))
+    .unwrap_or_else(|_| {
+        tracing::warn!(%format, "spreadsheet reader panicked; file refused as corrupted");
+        Err(Error::rejected(
+            Reason::Corrupted,
+            format!("{format} workbook is damaged: its reader failed on it"),
+        ))
+    })
+}
+
+fn read_calamine(bytes: &[u8], format: Format) -> Result<(Vec<SheetRows>, Vec<String>)> {
     let cursor = Cursor::new(bytes);
     let mut warnings = Vec::new();
     let sheets = match format {
@@ -415,7 +430,21 @@ pub(crate) fn format_number(f: f64) -> String {
     }
     let abs = f.abs();
     if f.fract() == 0.0 && abs < 1e15 {
-        return format!("{f:.0}");
+        // Exact in an i64; integer formatting is far cheaper than float formatting.
+        return (f as i64).to_string();
+    }
+    if (1e-9..1e15).contains(&abs) {
+        // The shortest round-trip form is exact and cheap; most values (`6.4`, `0.25`) have
+        // at most 15 significant digits and are done. Only binary noise needs rounding.
+        let shortest = f.to_string();
+        let significant = shortest
+            .bytes()
+            .filter(u8::is_ascii_digit)
+            .skip_while(|&b| b == b'0')
+            .count();
+        if significant <= 15 {
+            return shortest;
+        }
     }
     // Round to 15 significant digits, then print the shortest form of the rounded value.
     let rounded: f64 = format!("{f:.14e}").parse().unwrap_or(f);
@@ -458,7 +487,7 @@ fn format_excel_datetime(d: &ExcelDateTime) -> String {
     } else {
         format!("{h:02}:{m:02}:{s:02}")
     };
-    if value < 1.0 && value >= 0.0 {
+    if (0.0..1.0).contains(&value) {
         return time;
     }
     let date_of = |serial: f64, epoch_1904: bool| {
@@ -1091,7 +1120,7 @@ mod tests {
         };
         assert_eq!(dt(46082.0), "2026-03-01");
         assert_eq!(dt(46082.0 + 14.5 / 24.0), "2026-03-01 14:30");
-        assert_eq!(dt(46082.999_999_99), "2026-03-02");
+        assert_eq!(dt(46_082.999_999_99), "2026-03-02");
         assert_eq!(dt(0.75), "18:00");
         let dur = ExcelDateTime::new(1.5104166666, calamine::ExcelDateTimeType::TimeDelta, false);
         assert_eq!(format_excel_datetime(&dur), "36:15:00");
@@ -1198,6 +1227,98 @@ mod tests {
             e.to_string(),
             "password-protected: xls workbook is protected with a password"
         );
+    }
+
+    #[test]
+    fn mutated_workbooks_never_panic() {
+        use std::io::Read;
+        let original = sample_xlsx();
+        let mut zip = zip::ZipArchive::new(Cursor::new(&original[..])).unwrap();
+        let mut parts = Vec::new();
+        for i in 0..zip.len() {
+            let mut f = zip.by_index(i).unwrap();
+            let mut content = Vec::new();
+            f.read_to_end(&mut content).unwrap();
+            parts.push((f.name().unwrap().to_string(), content));
+        }
+        let mut x = 0x9E37_79B9_u32;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as usize
+        };
+        for round in 0..120 {
+            let mut mutated = parts.clone();
+            let target = next() % mutated.len();
+            let content = &mut mutated[target].1;
+            if content.is_empty() {
+                continue;
+            }
+            if round % 3 == 0 {
+                let cut = next() % content.len();
+                content.truncate(cut);
+            } else {
+                for _ in 0..4 {
+                    let at = next() % content.len();
+                    let alphabet = b"<>\"/=&;x0 9-";
+                    content[at] = alphabet[next() % alphabet.len()];
+                }
+            }
+            let entries: Vec<(&str, &[u8])> = mutated
+                .iter()
+                .map(|(n, c)| (n.as_str(), c.as_slice()))
+                .collect();
+            let bytes = zip_of(&entries);
+            // Any outcome but a panic is fine.
+            let _ = parse_workbook(&bytes, Format::Xlsx);
+        }
+    }
+
+    #[test]
+    fn a_workbook_whose_entry_lies_about_its_size_is_a_zip_bomb() {
+        use crate::parse::archive::tests::patch_declared_size;
+        use std::io::Read;
+        // The sheet XML padded with 3 MiB of spaces inside an element, claiming 2,000 bytes:
+        // the directory passes the checks, calamine's read trips over the lie.
+        let original = sample_xlsx();
+        let mut zip = zip::ZipArchive::new(Cursor::new(&original[..])).unwrap();
+        let mut parts = Vec::new();
+        for i in 0..zip.len() {
+            let mut f = zip.by_index(i).unwrap();
+            let mut content = Vec::new();
+            f.read_to_end(&mut content).unwrap();
+            let name = f.name().unwrap().to_string();
+            if name == "xl/worksheets/sheet1.xml" {
+                let at = content
+                    .windows(11)
+                    .position(|w| w == b"<sheetData>")
+                    .unwrap();
+                content.splice(at..at, std::iter::repeat_n(b' ', 3 << 20));
+            }
+            parts.push((name, content));
+        }
+        let entries: Vec<(&str, &[u8])> = parts
+            .iter()
+            .map(|(n, c)| (n.as_str(), c.as_slice()))
+            .collect();
+        let mut bytes = zip_of(&entries);
+        patch_declared_size(&mut bytes, 2000);
+        let e = parse_workbook(&bytes, Format::Xlsx).unwrap_err();
+        assert_eq!(e.reason(), Some(Reason::ZipBomb), "{e}");
+    }
+
+    #[test]
+    fn csv_sheet_is_named_after_the_file() {
+        let (format, doc) = crate::parse::parse(
+            b"sku,price\nBK-200,89\n",
+            Some("exports/prices.csv"),
+            &ParseOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(format, Format::Csv);
+        assert_eq!(doc.blocks[0].location.to_string(), "sheet prices, row 2");
+        assert_eq!(csv_sheet_name("C:\\data\\.csv"), "Sheet1");
     }
 
     #[test]
