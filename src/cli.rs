@@ -635,6 +635,15 @@ fn print_detail(d: &SourceDetail) {
             println!("         warning: {w}");
         }
     }
+    if !d.pages.is_empty() {
+        println!("  pages of the active version");
+        for p in &d.pages {
+            match &p.note {
+                Some(n) => println!("    {}  ({n})", p.url),
+                None => println!("    {}", p.url),
+            }
+        }
+    }
 }
 
 fn print_hits(results: &SearchResults, max_chars: usize) {

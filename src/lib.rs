@@ -160,6 +160,9 @@ pub struct SourceDetail {
     pub source: SourceRow,
     pub status: SourceStatus,
     pub versions: Vec<VersionRow>,
+    /// For websites: the pages of the active version.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pages: Vec<store::PageRow>,
 }
 
 /// One knowledge base: the unit of isolation. Every operation is scoped to it.
@@ -406,10 +409,15 @@ impl KnowledgeBase<'_> {
     pub fn show(&self, key: &str) -> Result<SourceDetail> {
         let source = self.source(key)?;
         let versions = self.lore.catalog.versions(source.id)?;
+        let pages = match source.active_version {
+            Some(v) if source.kind == SourceKind::Url => self.lore.catalog.pages(source.id, v)?,
+            _ => Vec::new(),
+        };
         Ok(SourceDetail {
             status: source.status(),
             source,
             versions,
+            pages,
         })
     }
 
