@@ -9,6 +9,7 @@ pub mod decode;
 pub mod detect;
 pub mod html;
 pub mod markdown;
+pub mod pdf;
 pub mod text;
 
 use crate::config::LimitPolicy;
@@ -25,6 +26,7 @@ pub enum Format {
     Text,
     Markdown,
     Html,
+    Pdf,
 }
 
 impl Format {
@@ -33,6 +35,7 @@ impl Format {
             Format::Text => "text",
             Format::Markdown => "markdown",
             Format::Html => "html",
+            Format::Pdf => "pdf",
         }
     }
 }
@@ -241,6 +244,7 @@ pub fn parser_for(format: Format) -> &'static dyn Parser {
         Format::Text => &text::TextParser,
         Format::Markdown => &markdown::MarkdownParser,
         Format::Html => &html::HtmlParser,
+        Format::Pdf => &pdf::PdfParser,
     }
 }
 
