@@ -436,3 +436,640 @@ fn title(doc: &PdfDoc) -> Option<String> {
     (!title.is_empty()).then_some(title)
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lopdf::{dictionary, Dictionary, Stream};
+
+    /// Builds small PDFs with lopdf's writer: pages share one resource dictionary on the page
+    /// tree root (so resource inheritance is exercised too).
+    struct Pdf {
+        doc: PdfDoc,
+        pages: ObjectId,
+        kids: Vec<Object>,
+        fonts: Dictionary,
+        xobjects: Dictionary,
+        info: Option<Dictionary>,
+    }
+
+    /// Helvetica's widths as a `/Widths` array for codes 32–126.
+    fn helvetica_widths() -> Vec<Object> {
+        font::HELVETICA_WIDTHS
+            .iter()
+            .map(|&w| Object::Integer(i64::from(w)))
+            .collect()
+    }
+
+    impl Pdf {
+        fn new() -> Self {
+            let mut doc = PdfDoc::with_version("1.7");
+            let pages = doc.new_object_id();
+            Pdf {
+                doc,
+                pages,
+                kids: Vec::new(),
+                fonts: Dictionary::new(),
+                xobjects: Dictionary::new(),
+                info: None,
+            }
+        }
+
+        fn font(&mut self, name: &str, dict: Dictionary) -> &mut Self {
+            let id = self.doc.add_object(dict);
+            self.fonts.set(name, id);
+            self
+        }
+
+        /// `/F1`: Helvetica, WinAnsiEncoding, with widths.
+        fn helvetica(&mut self) -> &mut Self {
+            self.font(
+                "F1",
+                dictionary! {
+                    "Type" => "Font",
+                    "Subtype" => "Type1",
+                    "BaseFont" => "Helvetica",
+                    "Encoding" => "WinAnsiEncoding",
+                    "FirstChar" => 32,
+                    "Widths" => helvetica_widths(),
+                },
+            )
+        }
+
+        fn xobject(&mut self, name: &str, stream: Stream) -> ObjectId {
+            let id = self.doc.add_object(stream);
+            self.xobjects.set(name, id);
+            id
+        }
+
+        fn page(&mut self, content: &[u8]) -> &mut Self {
+            let content = self
+                .doc
+                .add_object(Stream::new(Dictionary::new(), content.to_vec()));
+            let page = self.doc.add_object(dictionary! {
+                "Type" => "Page",
+                "Parent" => self.pages,
+                "Contents" => content,
+            });
+            self.kids.push(page.into());
+            self
+        }
+
+        fn title(&mut self, title: &str) -> &mut Self {
+            self.info = Some(dictionary! { "Title" => Object::string_literal(title) });
+            self
+        }
+
+        fn build(&mut self) -> PdfDoc {
+            let mut doc = std::mem::take(&mut self.doc);
+            let pages = dictionary! {
+                "Type" => "Pages",
+                "Kids" => self.kids.clone(),
+                "Count" => self.kids.len() as i64,
+                "Resources" => dictionary! {
+                    "Font" => self.fonts.clone(),
+                    "XObject" => self.xobjects.clone(),
+                },
+                "MediaBox" => vec![0.into(), 0.into(), 612.into(), 792.into()],
+            };
+            doc.objects.insert(self.pages, Object::Dictionary(pages));
+            let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => self.pages });
+            doc.trailer.set("Root", catalog);
+            if let Some(info) = self.info.take() {
+                let info = doc.add_object(info);
+                doc.trailer.set("Info", info);
+            }
+            doc
+        }
+
+        fn bytes(&mut self) -> Vec<u8> {
+            save(self.build())
+        }
+    }
+
+    fn save(mut doc: PdfDoc) -> Vec<u8> {
+        let mut out = Vec::new();
+        doc.save_to(&mut out).expect("save pdf");
+        out
+    }
+
+    fn parse(bytes: &[u8]) -> Result<Document> {
+        PdfParser.parse(bytes, &ParseOptions::default())
+    }
+
+    fn texts(doc: &Document) -> Vec<&str> {
+        doc.blocks.iter().map(|b| b.text.as_str()).collect()
+    }
+
+    fn reason(r: Result<Document>) -> Reason {
+        r.expect_err("expected a rejection")
+            .reason()
+            .expect("a user-fault reason")
+    }
+
+    fn text_page(words: &str) -> Vec<u8> {
+        format!("BT /F1 12 Tf 72 720 Td ({words}) Tj ET").into_bytes()
+    }
+
+    #[test]
+    fn standard_font_with_winansi_and_info_title() {
+        let bytes = Pdf::new()
+            .helvetica()
+            .title("Brewing Guide")
+            .page(b"BT /F1 12 Tf 72 720 Td (Caf\\351 na\\357ve \\223quoted\\224 \\226 50\\200) Tj ET")
+            .bytes();
+        let doc = parse(&bytes).unwrap();
+        assert_eq!(texts(&doc), vec!["Café naïve “quoted” – 50€"]);
+        assert_eq!(doc.title.as_deref(), Some("Brewing Guide"));
+        assert_eq!(doc.pages, Some(1));
+        assert!(doc.warnings.is_empty(), "{:?}", doc.warnings);
+        // Routed by content, whatever the name says.
+        let (format, _) = crate::parse::parse(&bytes, Some("notes.txt"), &Default::default()).unwrap();
+        assert_eq!(format, Format::Pdf);
+    }
+
+    #[test]
+    fn differences_array_maps_glyph_names() {
+        let bytes = Pdf::new()
+            .font(
+                "F1",
+                dictionary! {
+                    "Type" => "Font",
+                    "Subtype" => "Type1",
+                    "BaseFont" => "Custom",
+                    "Encoding" => dictionary! {
+                        "Type" => "Encoding",
+                        "BaseEncoding" => "WinAnsiEncoding",
+                        "Differences" => vec![
+                            120.into(), "eacute".into(), "fi".into(),
+                            "quotedblleft".into(), "quotedblright".into(),
+                            126.into(), "uni20AC".into(),
+                        ],
+                    },
+                },
+            )
+            .page(&text_page("Cafx yne zgood{ 5~"))
+            .bytes();
+        assert_eq!(texts(&parse(&bytes).unwrap()), vec!["Café fine “good” 5€"]);
+    }
+
+    fn to_unicode_cmap() -> Vec<u8> {
+        b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap
+/CMapName /Test-UCS def /CMapType 2 def
+1 begincodespacerange <0000> <FFFF> endcodespacerange
+9 beginbfchar
+<0001> <0048> <0002> <0065> <0003> <006C> <0004> <006F> <0005> <0020>
+<0015> <0064> <0016> <006E> <0030> <65E5> <0031> <672C>
+endbfchar
+3 beginbfrange
+<0010> <0012> [<0077> <006F> <0072>]
+<0013> <0014> <006C>
+<0020> <0020> <FB01>
+endbfrange
+endcmap CMapName currentdict /CMap defineresource pop end end"
+            .to_vec()
+    }
+
+    fn type0_font(pdf: &mut Pdf) -> &mut Pdf {
+        let cmap = pdf
+            .doc
+            .add_object(Stream::new(Dictionary::new(), to_unicode_cmap()));
+        let descendant = pdf.doc.add_object(dictionary! {
+            "Type" => "Font",
+            "Subtype" => "CIDFontType2",
+            "BaseFont" => "NotoSans",
+            "CIDSystemInfo" => dictionary! {
+                "Registry" => Object::string_literal("Adobe"),
+                "Ordering" => Object::string_literal("Identity"),
+                "Supplement" => 0,
+            },
+            "DW" => 1000,
+            "W" => vec![1.into(), vec![722.into(), 556.into(), 222.into(), 556.into(), 278.into()].into(),
+                        16.into(), 21.into(), 556.into()],
+        });
+        pdf.font(
+            "F2",
+            dictionary! {
+                "Type" => "Font",
+                "Subtype" => "Type0",
+                "BaseFont" => "NotoSans",
+                "Encoding" => "Identity-H",
+                "DescendantFonts" => vec![descendant.into()],
+                "ToUnicode" => cmap,
+            },
+        )
+    }
+
+    #[test]
+    fn type0_identity_h_font_with_to_unicode() {
+        let mut pdf = Pdf::new();
+        type0_font(&mut pdf).page(
+            b"BT /F2 12 Tf 72 720 Td <00010002000300030004000500100011001200130015> Tj \
+              0 -14 Td <002000160002> Tj <0005> Tj <00300031> Tj ET",
+        );
+        assert_eq!(
+            texts(&parse(&pdf.bytes()).unwrap()),
+            vec!["Hello world fine 日本"]
+        );
+    }
+
+    #[test]
+    fn predefined_unicode_cmap_needs_no_to_unicode() {
+        let bytes = Pdf::new()
+            .font(
+                "F1",
+                dictionary! {
+                    "Type" => "Font",
+                    "Subtype" => "Type0",
+                    "BaseFont" => "KozMinPro-Regular",
+                    "Encoding" => "UniJIS-UCS2-H",
+                    "DescendantFonts" => vec![dictionary! {
+                        "Type" => "Font", "Subtype" => "CIDFontType0", "BaseFont" => "KozMinPro-Regular",
+                    }.into()],
+                },
+            )
+            .page(b"BT /F1 12 Tf 72 720 Td <65E5672C8A9E> Tj ET")
+            .bytes();
+        assert_eq!(texts(&parse(&bytes).unwrap()), vec!["日本語"]);
+    }
+
+    #[test]
+    fn type1_builtin_encoding_is_read_from_the_font_program() {
+        let program = b"%!PS-AdobeFont-1.0: Test\n/Encoding 256 array\n0 1 255 {1 index exch /.notdef put} for\n\
+            dup 65 /Aacute put\ndup 66 /ffi put\ndup 67 /c put\nreadonly def\ncurrentfile eexec\n\x80\x81binary";
+        let mut pdf = Pdf::new();
+        let file = pdf.doc.add_object(Stream::new(
+            dictionary! { "Length1" => (program.len() - 8) as i64, "Length2" => 8, "Length3" => 0 },
+            program.to_vec(),
+        ));
+        let descriptor = pdf.doc.add_object(dictionary! {
+            "Type" => "FontDescriptor", "FontName" => "Test", "Flags" => 4, "FontFile" => file,
+        });
+        pdf.font(
+            "F1",
+            dictionary! {
+                "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Test",
+                "FontDescriptor" => descriptor,
+            },
+        )
+        .page(&text_page("ABC"));
+        assert_eq!(texts(&parse(&pdf.bytes()).unwrap()), vec!["Áffic"]);
+    }
+
+    #[test]
+    fn word_spacing_from_tj_offsets_and_glyph_positions() {
+        let bytes = Pdf::new()
+            .helvetica()
+            .page(
+                // TJ: a wide adjustment is a space, kerning is not.
+                b"BT /F1 12 Tf 72 720 Td [(Hello)-333(world)] TJ [( K)-60(erning)] TJ \
+                  0 -20 Td (Two) Tj 40 0 Td (parts) Tj \
+                  0 -20 Td (sepa) Tj 26.016 0 Td (rate) Tj \
+                  0 -20 Td 4 Tw (a b) Tj 0 Tw 2 Tc ( spaced) Tj 0 Tc ET",
+            )
+            .bytes();
+        assert_eq!(
+            texts(&parse(&bytes).unwrap()),
+            vec!["Hello world Kerning Two parts separate a b spaced"]
+        );
+    }
+
+    #[test]
+    fn actual_text_replaces_the_glyphs_it_spans() {
+        let bytes = Pdf::new()
+            .helvetica()
+            .page(
+                b"BT /F1 12 Tf 72 720 Td (Typeset with ) Tj \
+                  /Span <</Lang (en) /ActualText <FEFF005400650058>>> BDC \
+                  (T) Tj -3 Ts (E) Tj 0 Ts (X) Tj EMC (, of course.) Tj ET",
+            )
+            .bytes();
+        assert_eq!(
+            texts(&parse(&bytes).unwrap()),
+            vec!["Typeset with TeX, of course."]
+        );
+    }
+
+    #[test]
+    fn hyphenated_line_ends_are_joined_and_gaps_split_paragraphs() {
+        let bytes = Pdf::new()
+            .helvetica()
+            .page(
+                b"BT /F1 12 Tf 14 TL 72 720 Td (The infor-) Tj T* (mation is here.) Tj \
+                  T* (A well-) Tj T* (Known name.) Tj \
+                  0 -40 Td (Second paragraph) Tj (, same line.) ' ET",
+            )
+            .bytes();
+        assert_eq!(
+            texts(&parse(&bytes).unwrap()),
+            vec![
+                "The information is here. A well- Known name.",
+                "Second paragraph , same line."
+            ]
+        );
+    }
+
+    #[test]
+    fn pages_carry_their_numbers() {
+        let bytes = Pdf::new()
+            .helvetica()
+            .page(&text_page("First page"))
+            .page(&text_page("Second page"))
+            .page(&text_page("Third page"))
+            .bytes();
+        let doc = parse(&bytes).unwrap();
+        assert_eq!(doc.pages, Some(3));
+        assert_eq!(texts(&doc), vec!["First page", "Second page", "Third page"]);
+        for (i, b) in doc.blocks.iter().enumerate() {
+            let n = i as u32 + 1;
+            assert_eq!((b.location.page_start, b.location.page_end), (Some(n), Some(n)));
+            assert_eq!(b.location.to_string(), format!("p. {n}"));
+        }
+    }
+
+    #[test]
+    fn page_limit_rejects_or_truncates() {
+        let bytes = Pdf::new()
+            .helvetica()
+            .page(&text_page("one"))
+            .page(&text_page("two"))
+            .page(&text_page("three"))
+            .bytes();
+        let reject = ParseOptions {
+            max_pages: 2,
+            on_limit: LimitPolicy::Reject,
+        };
+        let err = PdfParser.parse(&bytes, &reject).unwrap_err();
+        assert_eq!(err.reason(), Some(Reason::TooManyPages));
+        assert_eq!(
+            err.to_string(),
+            "too-many-pages: the pdf has 3 pages, over the limit of 2"
+        );
+        let truncate = ParseOptions {
+            max_pages: 2,
+            on_limit: LimitPolicy::Truncate,
+        };
+        let doc = PdfParser.parse(&bytes, &truncate).unwrap();
+        assert_eq!(texts(&doc), vec!["one", "two"]);
+        assert_eq!(doc.pages, Some(3));
+        assert_eq!(
+            doc.warnings,
+            vec!["truncated: kept the first 2 of 3 pages (limit max_pages)"]
+        );
+    }
+
+    fn image() -> Stream {
+        Stream::new(
+            dictionary! {
+                "Type" => "XObject", "Subtype" => "Image", "Width" => 1, "Height" => 1,
+                "ColorSpace" => "DeviceGray", "BitsPerComponent" => 8,
+            },
+            vec![0x80],
+        )
+    }
+
+    #[test]
+    fn image_pages_warn_and_image_only_files_are_refused() {
+        let mut pdf = Pdf::new();
+        pdf.helvetica();
+        pdf.xobject("Im1", image());
+        let bytes = pdf
+            .page(&text_page("Cover letter"))
+            .page(b"q 612 0 0 792 0 0 cm /Im1 Do Q")
+            .page(b"q 10 0 0 10 0 0 cm BI /W 1 /H 1 /CS /G /BPC 8 ID \x80 EI Q")
+            .bytes();
+        let doc = parse(&bytes).unwrap();
+        assert_eq!(texts(&doc), vec!["Cover letter"]);
+        assert_eq!(
+            doc.warnings,
+            vec![
+                "page 2 has images but no text (scanned?)",
+                "page 3 has images but no text (scanned?)"
+            ]
+        );
+
+        let mut scan = Pdf::new();
+        scan.xobject("Im1", image());
+        let bytes = scan
+            .page(b"q 612 0 0 792 0 0 cm /Im1 Do Q")
+            .page(b"q 612 0 0 792 0 0 cm /Im1 Do Q")
+            .bytes();
+        let err = parse(&bytes).unwrap_err();
+        assert_eq!(err.reason(), Some(Reason::ImageOnly), "{err}");
+        // No text and no images at all is simply empty.
+        let bytes = Pdf::new().page(b"0 0 m 100 100 l S").bytes();
+        assert_eq!(reason(parse(&bytes)), Reason::Empty);
+    }
+
+    #[test]
+    fn form_xobjects_are_followed_and_cycles_skipped() {
+        let mut pdf = Pdf::new();
+        pdf.helvetica();
+        // The form draws itself: the cycle must not recurse.
+        let form = pdf.doc.new_object_id();
+        let stream = Stream::new(
+            dictionary! {
+                "Type" => "XObject", "Subtype" => "Form", "BBox" => vec![0.into(), 0.into(), 100.into(), 100.into()],
+                "Matrix" => vec![1.into(), 0.into(), 0.into(), 1.into(), 0.into(), (-100).into()],
+                "Resources" => dictionary! { "XObject" => dictionary! { "Fm1" => form } , "Font" => pdf.fonts.clone() },
+            },
+            b"BT /F1 12 Tf 72 720 Td (Inside the form) Tj ET /Fm1 Do".to_vec(),
+        );
+        pdf.doc.objects.insert(form, Object::Stream(stream));
+        pdf.xobjects.set("Fm1", form);
+        let bytes = pdf
+            .page(b"BT /F1 12 Tf 72 720 Td (Before) Tj ET q /Fm1 Do Q")
+            .bytes();
+        assert_eq!(
+            texts(&parse(&bytes).unwrap()),
+            vec!["Before", "Inside the form"]
+        );
+    }
+
+    fn with_limits(bytes: &[u8], f: impl FnOnce(&mut PdfLimits)) -> Result<Document> {
+        let mut limits = PdfLimits::default();
+        f(&mut limits);
+        parse_with_limits(bytes, &ParseOptions::default(), &limits)
+    }
+
+    #[test]
+    fn limits_give_named_reasons() {
+        let mut pdf = Pdf::new();
+        pdf.helvetica();
+        let mut big = Stream::new(Dictionary::new(), text_page(&"many words ".repeat(2000)));
+        big.compress().unwrap();
+        let content = pdf.doc.add_object(big);
+        let page = pdf.doc.add_object(dictionary! {
+            "Type" => "Page", "Parent" => pdf.pages, "Contents" => content,
+        });
+        pdf.kids.push(page.into());
+        let bytes = pdf.bytes();
+        assert!(parse(&bytes).is_ok());
+
+        let err = with_limits(&bytes, |l| l.max_objects = 3).unwrap_err();
+        assert_eq!(err.reason(), Some(Reason::Malformed));
+        assert!(err.to_string().contains("objects"), "{err}");
+
+        let err = with_limits(&bytes, |l| l.max_stream_bytes = 1000).unwrap_err();
+        assert_eq!(err.reason(), Some(Reason::Malformed));
+        assert!(err.to_string().contains("max_stream_bytes"), "{err}");
+
+        let err = with_limits(&bytes, |l| l.max_total_stream_bytes = 1000).unwrap_err();
+        assert_eq!(err.reason(), Some(Reason::Malformed));
+        assert!(err.to_string().contains("max_total_stream_bytes"), "{err}");
+
+        let err = with_limits(&bytes, |l| l.timeout = Duration::ZERO).unwrap_err();
+        assert_eq!(err.reason(), Some(Reason::ParseTimeout), "{err}");
+
+        let deep = Pdf::new().helvetica().page(&b"q ".repeat(50)).bytes();
+        let err = with_limits(&deep, |l| l.max_nesting = 40).unwrap_err();
+        assert_eq!(err.reason(), Some(Reason::Malformed));
+        assert!(err.to_string().contains("nested"), "{err}");
+    }
+
+    #[test]
+    fn form_nesting_deeper_than_the_limit_is_malformed() {
+        let mut pdf = Pdf::new();
+        pdf.helvetica();
+        let mut inner: Option<ObjectId> = None;
+        for level in 0..20 {
+            let mut resources = dictionary! { "Font" => pdf.fonts.clone() };
+            let content = match inner {
+                Some(id) => {
+                    resources.set("XObject", dictionary! { "Inner" => id });
+                    b"/Inner Do".to_vec()
+                }
+                None => text_page(&format!("level {level}")),
+            };
+            let id = pdf.doc.add_object(Stream::new(
+                dictionary! { "Type" => "XObject", "Subtype" => "Form", "Resources" => resources },
+                content,
+            ));
+            inner = Some(id);
+        }
+        pdf.xobjects.set("Outer", inner.unwrap());
+        let bytes = pdf.page(b"/Outer Do").bytes();
+        let err = parse(&bytes).unwrap_err();
+        assert_eq!(err.reason(), Some(Reason::Malformed));
+        assert_eq!(
+            err.to_string(),
+            "malformed: form xobjects nested deeper than 16 levels"
+        );
+        let doc = with_limits(&bytes, |l| l.max_form_depth = 32).unwrap();
+        assert_eq!(texts(&doc), vec!["level 0"]);
+    }
+
+    fn encrypted(user_password: &str) -> Vec<u8> {
+        let mut pdf = Pdf::new();
+        pdf.helvetica().page(&text_page("Secret recipe"));
+        let mut doc = pdf.build();
+        doc.trailer.set(
+            "ID",
+            vec![
+                Object::string_literal(b"0123456789abcdef".to_vec()),
+                Object::string_literal(b"0123456789abcdef".to_vec()),
+            ],
+        );
+        let state = lopdf::EncryptionState::try_from(lopdf::EncryptionVersion::V2 {
+            document: &doc,
+            owner_password: "owner-secret",
+            user_password,
+            key_length: 128,
+            permissions: lopdf::Permissions::all(),
+        })
+        .expect("encryption state");
+        doc.encrypt(&state).expect("encrypt");
+        save(doc)
+    }
+
+    #[test]
+    fn encryption_with_empty_user_password_is_read_else_refused() {
+        let open = encrypted("");
+        assert!(String::from_utf8_lossy(&open).contains("/Encrypt"));
+        assert_eq!(texts(&parse(&open).unwrap()), vec!["Secret recipe"]);
+        let locked = encrypted("asdfzxcv");
+        let err = parse(&locked).unwrap_err();
+        assert_eq!(err.reason(), Some(Reason::PasswordProtected), "{err}");
+    }
+
+    #[test]
+    fn truncated_and_garbage_files_are_corrupted() {
+        assert_eq!(
+            reason(parse(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n")),
+            Reason::Corrupted
+        );
+        let mut junk = b"%PDF-1.4\n".to_vec();
+        let mut x = 0x9E37_79B9_u32;
+        for _ in 0..8192 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            junk.push(x as u8);
+        }
+        assert_eq!(reason(parse(&junk)), Reason::Corrupted);
+
+        // A file cut before its cross-reference table is rebuilt by scanning objects.
+        let bytes = Pdf::new()
+            .helvetica()
+            .page(&text_page("Survives truncation"))
+            .bytes();
+        let xref = String::from_utf8_lossy(&bytes).rfind("xref").unwrap();
+        let doc = parse(&bytes[..xref]).unwrap();
+        assert_eq!(texts(&doc), vec!["Survives truncation"]);
+        assert!(doc.warnings.iter().any(|w| w.contains("damaged")), "{:?}", doc.warnings);
+    }
+
+    #[test]
+    fn mutated_files_never_panic() {
+        let mut pdf = Pdf::new();
+        type0_font(pdf.helvetica());
+        pdf.xobject("Im1", image());
+        let mut big = Stream::new(Dictionary::new(), text_page("compressed words here"));
+        big.compress().unwrap();
+        let content = pdf.doc.add_object(big);
+        let page = pdf.doc.add_object(dictionary! {
+            "Type" => "Page", "Parent" => pdf.pages, "Contents" => content,
+        });
+        pdf.kids.push(page.into());
+        let seeds = vec![
+            pdf.page(&text_page("plain words"))
+                .page(b"BT /F2 10 Tf [<00010002> -300 <0003>] TJ ET /Im1 Do")
+                .bytes(),
+            encrypted(""),
+        ];
+        let mut x = 0x2545_F491_u32;
+        let mut rnd = |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as usize % n.max(1)
+        };
+        let mut outcomes: HashMap<String, usize> = HashMap::new();
+        for seed in &seeds {
+            for round in 0..150 {
+                let mut bytes = seed.clone();
+                match round % 3 {
+                    0 => bytes.truncate(rnd(bytes.len())),
+                    1 => {
+                        for _ in 0..1 + rnd(8) {
+                            let i = rnd(bytes.len());
+                            bytes[i] ^= 1 << rnd(8);
+                        }
+                    }
+                    _ => {
+                        let i = rnd(bytes.len());
+                        let n = rnd(64);
+                        bytes.splice(i..i, std::iter::repeat_n(b'(', n));
+                    }
+                }
+                let outcome = match parse(&bytes) {
+                    Ok(_) => "text".to_string(),
+                    Err(e) => e.reason().map_or("internal".into(), |r| r.to_string()),
+                };
+                *outcomes.entry(outcome).or_default() += 1;
+            }
+        }
+        assert!(!outcomes.contains_key("internal"), "{outcomes:?}");
+        assert!(outcomes.get("text").copied().unwrap_or(0) > 0, "{outcomes:?}");
+    }
+}

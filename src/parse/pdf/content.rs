@@ -3,8 +3,9 @@
 //!
 //! Operators handled: `q`/`Q`/`cm` (the CTM), `BT`/`ET`, `Tf`, `Tc`, `Tw`, `Tz`, `TL`, `Ts`,
 //! `Td`, `TD`, `Tm`, `T*`, `Tj`, `TJ`, `'`, `"`, `Do` (Form XObjects run recursively, images
-//! counted) and inline images (`BI … ID … EI`, skipped and counted). Everything else only
-//! clears the operand stack.
+//! counted), inline images (`BI … ID … EI`, skipped and counted) and marked content with an
+//! `/ActualText` (`BDC … EMC`: the actual text replaces the glyphs, as producers use it for
+//! logos, ligatures and symbols). Everything else only clears the operand stack.
 
 use super::font::{deref, Font, Glyph};
 use super::layout::{GlyphBox, Layout};
@@ -83,10 +84,20 @@ impl Default for GState {
     }
 }
 
-/// An operand: a token, or an array of them (for `TJ`).
+/// An operand: a token, an array of them (for `TJ`), or an inline dictionary (marked-content
+/// properties) reduced to its `/ActualText`.
 enum Operand<'a> {
     Tok(Tok<'a>),
     Array(Vec<Tok<'a>>),
+    Props(Option<Vec<u8>>),
+}
+
+/// An open `/ActualText` span: its text, the marked-content depth it ends at, and whether it
+/// was already emitted.
+struct Actual {
+    text: String,
+    depth: usize,
+    emitted: bool,
 }
 
 /// What one page yields.
@@ -120,6 +131,8 @@ pub fn extract_page(ctx: &Ctx<'_>, doc: &PdfDoc, page_id: ObjectId) -> Result<Pa
         forms: Vec::new(),
         scratch: String::new(),
         ticks: 0,
+        marked: 0,
+        actual: None,
     };
     for content in page_contents(doc, page) {
         let data = ctx.stream_bytes(content)?;
@@ -180,6 +193,9 @@ struct Interp<'c, 'd> {
     forms: Vec<ObjectId>,
     scratch: String,
     ticks: u32,
+    /// Open marked-content sections (`BMC`/`BDC` without their `EMC` yet).
+    marked: usize,
+    actual: Option<Actual>,
 }
 
 fn num(op: Option<&Operand<'_>>) -> f32 {
@@ -236,8 +252,10 @@ impl<'d> Interp<'_, 'd> {
                     operands.push(Operand::Array(items));
                 }
                 Tok::DictStart => {
-                    // Marked-content properties: skip to the matching `>>`.
+                    // Marked-content properties: keep the `/ActualText`, skip the rest.
                     let mut depth = 1usize;
+                    let mut key_is_actual = false;
+                    let mut actual = None;
                     for t in lexer.by_ref() {
                         match t {
                             Tok::DictStart => depth += 1,
@@ -247,10 +265,18 @@ impl<'d> Interp<'_, 'd> {
                                     break;
                                 }
                             }
+                            Tok::Str(s) if depth == 1 && key_is_actual => {
+                                actual = Some(s.into_owned());
+                            }
+                            Tok::Name(n) if depth == 1 => {
+                                key_is_actual = n.as_ref() == b"ActualText";
+                                continue;
+                            }
                             _ => {}
                         }
+                        key_is_actual = false;
                     }
-                    operands.push(Operand::Tok(Tok::Other));
+                    operands.push(Operand::Props(actual));
                 }
                 t => {
                     if operands.len() >= MAX_OPERANDS {
@@ -365,9 +391,48 @@ impl<'d> Interp<'_, 'd> {
                     self.xobject(n, resources)?;
                 }
             }
+            b"BMC" => self.marked += 1,
+            b"BDC" => {
+                self.marked += 1;
+                if self.actual.is_none() {
+                    let text = match args.last() {
+                        Some(Operand::Props(Some(t))) => Some(t.clone()),
+                        Some(Operand::Tok(Tok::Name(n))) => self.property_actual_text(n, resources),
+                        _ => None,
+                    };
+                    if let Some(text) = text {
+                        self.actual = Some(Actual {
+                            text: super::encoding::decode_text_string(&text),
+                            depth: self.marked,
+                            emitted: false,
+                        });
+                    }
+                }
+            }
+            b"EMC" => {
+                if self.actual.as_ref().is_some_and(|a| a.depth == self.marked) {
+                    self.actual = None;
+                }
+                self.marked = self.marked.saturating_sub(1);
+            }
             _ => {}
         }
         Ok(())
+    }
+
+    /// The `/ActualText` of a named marked-content property list (`/Properties` resource).
+    fn property_actual_text(&self, name: &[u8], resources: Option<&'d Dictionary>) -> Option<Vec<u8>> {
+        let props = match deref(self.doc, resources?.get(b"Properties").ok())? {
+            Object::Dictionary(p) => p,
+            _ => return None,
+        };
+        match deref(self.doc, props.get(name).ok())? {
+            Object::Dictionary(d) => match deref(self.doc, d.get(b"ActualText").ok())? {
+                Object::String(s, _) => Some(s.clone()),
+                _ => None,
+            },
+            _ => None,
+        }
     }
 
     fn move_line(&mut self, tx: f32, ty: f32) {
@@ -403,6 +468,7 @@ impl<'d> Interp<'_, 'd> {
         let dev_size = (size * font.em).abs() * scale_y;
         let mut tm = self.tm;
         let layout = &mut self.layout;
+        let mut actual = self.actual.as_mut();
         let mut scratch = std::mem::take(&mut self.scratch);
         font.decode(bytes, &mut scratch, |g: Glyph<'_>| {
             let spacing = tc + if g.word_space { tw } else { 0.0 };
@@ -418,8 +484,17 @@ impl<'d> Interp<'_, 'd> {
             tm.0[5] += dx * tm.0[1] + dy * tm.0[3];
             m.0[4] += dx * m.0[0] + dy * m.0[2];
             m.0[5] += dx * m.0[1] + dy * m.0[3];
+            // Inside an ActualText span the span's text stands for all its glyphs.
+            let text = match actual.as_deref_mut() {
+                Some(a) if a.emitted => "",
+                Some(a) => {
+                    a.emitted = true;
+                    a.text.as_str()
+                }
+                None => g.text,
+            };
             layout.glyph(
-                g.text,
+                text,
                 GlyphBox {
                     start,
                     end: (m.0[4], m.0[5]),

@@ -597,6 +597,6 @@ mod tests {
         assert_eq!(BaseEncoding::PdfDoc.char(0x84), Some('—'));
         assert_eq!(BaseEncoding::PdfDoc.char(0xA0), Some('€'));
         assert_eq!(decode_text_string(b"\xFE\xFF\0H\0i"), "Hi");
-        assert_eq!(decode_text_string(b"Caf\xE9 \x93x\x94"), "Café “x”");
+        assert_eq!(decode_text_string(b"Caf\xE9 \x8Dx\x8E \x93"), "Café “x” ﬁ");
     }
 }

@@ -107,10 +107,18 @@ fn push_offset(base: &[u16], offset: u32, out: &mut String) {
     let Some((&last, head)) = base.split_last() else {
         return;
     };
-    out.extend(char::decode_utf16(head.iter().copied()).flatten());
-    let cp = u32::from(last) + offset;
-    if let Some(c) = char::from_u32(cp) {
-        out.push(c);
+    let bumped = u32::from(last) + offset;
+    match u16::try_from(bumped) {
+        // Usually the last unit is a BMP character or the low half of a surrogate pair
+        // (math italic letters): decode the pair together.
+        Ok(unit) => out.extend(
+            char::decode_utf16(head.iter().copied().chain([unit]))
+                .map(|r| r.unwrap_or('\u{FFFD}')),
+        ),
+        Err(_) => {
+            out.extend(char::decode_utf16(head.iter().copied()).flatten());
+            out.extend(char::from_u32(bumped));
+        }
     }
 }
 
@@ -649,7 +657,7 @@ fn load_composite(
 /// Widths of Helvetica for ASCII 0x20–0x7E, in 1/1000 em: the fallback metrics of the
 /// standard fonts that files may use without `/Widths`. Other fonts than Helvetica get the
 /// same table; it only serves to find the gaps between words.
-const HELVETICA_WIDTHS: [u16; 95] = [
+pub(super) const HELVETICA_WIDTHS: [u16; 95] = [
     278, 278, 355, 556, 556, 889, 667, 222, 333, 333, 389, 584, 278, 333, 278, 278, 556, 556, 556,
     556, 556, 556, 556, 556, 556, 556, 278, 278, 584, 584, 584, 556, 1015, 667, 667, 722, 722, 667,
     611, 778, 722, 278, 500, 667, 556, 833, 722, 778, 667, 778, 722, 667, 611, 722, 667, 944, 667,
@@ -788,11 +796,18 @@ fn load_simple(
     let mut scale = 0.001f32;
     let mut em = 1.0f32;
     if is_type3 {
+        let mut d = 0.001;
         if let Some(Object::Array(m)) = deref(doc, dict.get(b"FontMatrix").ok()) {
-            let a = number(m.first()).unwrap_or(0.001);
-            let d = number(m.get(3)).unwrap_or(0.001);
-            scale = a;
-            em = (d.abs() * 1000.0).clamp(0.01, 100.0);
+            scale = number(m.first()).unwrap_or(0.001);
+            d = number(m.get(3)).unwrap_or(0.001);
+        }
+        // Type3 glyph units are the font's own (TeX's bitmap fonts use 120 per em), so the
+        // em is taken from the font's bounding box: its height in text space.
+        if let Some(Object::Array(b)) = deref(doc, dict.get(b"FontBBox").ok()) {
+            let h = (number(b.get(3)).unwrap_or(0.0) - number(b.get(1)).unwrap_or(0.0)) * d;
+            if h.is_finite() && (0.2..=5.0).contains(&h.abs()) {
+                em = h.abs();
+            }
         }
     }
     let first = number(deref(doc, dict.get(b"FirstChar").ok())).unwrap_or(0.0) as i64;
@@ -876,8 +891,9 @@ mod tests {
         let cmap = b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap
             1 begincodespacerange <0000> <FFFF> endcodespacerange
             3 beginbfchar <0003> <0020> <0011> <00660069> <0012> /eacute endbfchar
-            2 beginbfrange <0024> <0026> <0041>
-            <0030> <0032> [<0061> <D835DC9C> <0063>] endbfrange
+            3 beginbfrange <0024> <0026> <0041>
+            <0030> <0032> [<0061> <D835DC9C> <0063>]
+            <0040> <0041> <D835DC65> endbfrange
             1 beginbfrange <1000> <FFFF> <4E00> endbfrange
             endcmap";
         let m = parse_cmap(cmap).unicode;
@@ -892,6 +908,7 @@ mod tests {
         assert_eq!(get(0x26).as_deref(), Some("C"));
         assert_eq!(get(0x31).as_deref(), Some("𝒜"));
         assert_eq!(get(0x1001).as_deref(), Some("\u{4E01}"));
+        assert_eq!(get(0x41).as_deref(), Some("𝑦"));
         assert_eq!(get(0x27), None);
         assert_eq!(m.codespace, vec![CodeRange { len: 2, lo: 0, hi: 0xFFFF }]);
     }

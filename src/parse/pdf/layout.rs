@@ -161,7 +161,8 @@ impl Layout {
 fn join_lines(block: &str) -> String {
     let mut out = String::with_capacity(block.len());
     for line in block.split('\n') {
-        let line = line.trim();
+        let line = visual_to_logical(line.trim());
+        let line = line.as_ref();
         if line.is_empty() {
             continue;
         }
@@ -178,6 +179,60 @@ fn join_lines(block: &str) -> String {
         out.push_str(line);
     }
     normalize_ws(&out)
+}
+
+/// Right-to-left scripts: Hebrew, Arabic, Syriac, Thaana, NKo and their presentation forms.
+fn is_rtl(c: char) -> bool {
+    matches!(c as u32,
+        0x0590..=0x08FF | 0xFB1D..=0xFDFF | 0xFE70..=0xFEFF | 0x10800..=0x10FFF | 0x1E800..=0x1EFFF)
+}
+
+/// Content streams draw right-to-left text in visual order, left to right, so its words come
+/// out reversed letter by letter and in reverse order. Every run of right-to-left words in a
+/// line is turned back into reading order (numbers inside keep their digit order).
+fn visual_to_logical(line: &str) -> std::borrow::Cow<'_, str> {
+    if !line.chars().any(is_rtl) {
+        return std::borrow::Cow::Borrowed(line);
+    }
+    let is_rtl_word = |w: &str| w.chars().any(is_rtl) && !w.chars().any(|c| c.is_alphabetic() && !is_rtl(c));
+    let words: Vec<&str> = line.split(' ').collect();
+    let mut out: Vec<String> = Vec::with_capacity(words.len());
+    let mut i = 0;
+    while i < words.len() {
+        if !is_rtl_word(words[i]) {
+            out.push(words[i].to_owned());
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < words.len() && is_rtl_word(words[i]) {
+            i += 1;
+        }
+        for w in words[start..i].iter().rev() {
+            out.push(reverse_keeping_digits(w));
+        }
+    }
+    std::borrow::Cow::Owned(out.join(" "))
+}
+
+fn reverse_keeping_digits(word: &str) -> String {
+    let chars: Vec<char> = word.chars().collect();
+    let mut out = String::with_capacity(word.len());
+    let mut end = chars.len();
+    while end > 0 {
+        if chars[end - 1].is_ascii_digit() {
+            let mut start = end - 1;
+            while start > 0 && chars[start - 1].is_ascii_digit() {
+                start -= 1;
+            }
+            out.extend(&chars[start..end]);
+            end = start;
+        } else {
+            out.push(chars[end - 1]);
+            end -= 1;
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -227,6 +282,16 @@ mod tests {
         assert_eq!(join_lines("x -\nword"), "x - word");
         let blocks = lay(&[("infor-", 0.0, 700.0), ("mation", 0.0, 688.0)]);
         assert_eq!(blocks, vec!["information"]);
+    }
+
+    #[test]
+    fn right_to_left_runs_are_put_in_reading_order() {
+        // Drawn left to right: "مرحبا بالعالم" comes out as its mirror image.
+        assert_eq!(
+            join_lines("PDF ملاعلاب ابحرم 2024"),
+            "PDF مرحبا بالعالم 2024"
+        );
+        assert_eq!(reverse_keeping_digits("ج12ب"), "ب12ج");
     }
 
     #[test]
