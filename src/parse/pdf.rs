@@ -376,6 +376,21 @@ fn load(bytes: &[u8], limits: &PdfLimits, warnings: &mut Vec<String>) -> Result<
             }
         }
     };
+    let doc = if is_locked(&doc) && !doc.trailer.has(b"ID") {
+        // Key derivation needs the file `/ID`; readers take an empty one when it is missing.
+        let retry = with_empty_id(bytes).and_then(|patched| {
+            guarded("loading the file", || {
+                PdfDoc::load_mem_with_options(&patched, options(false)).map_err(load_error)
+            })
+            .ok()
+        });
+        match retry {
+            Some(d) if !is_locked(&d) && has_pages(&d) => d,
+            _ => doc,
+        }
+    } else {
+        doc
+    };
     if is_locked(&doc) {
         return Err(Error::rejected(
             Reason::PasswordProtected,
@@ -386,6 +401,37 @@ fn load(bytes: &[u8], limits: &PdfLimits, warnings: &mut Vec<String>) -> Result<
         warnings.push("the pdf is damaged; its structure was rebuilt to read it".into());
     }
     Ok(doc)
+}
+
+/// The file with `/ID [<> <>]` added to its last trailer dictionary (the one `startxref`
+/// points at, a classic trailer or a cross-reference stream's dictionary). Inserting there
+/// moves no object that an offset points to.
+fn with_empty_id(bytes: &[u8]) -> Option<Vec<u8>> {
+    fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+        hay.windows(needle.len()).position(|w| w == needle)
+    }
+    let tail = bytes.len().saturating_sub(4096);
+    let at = bytes[tail..].windows(9).rposition(|w| w == b"startxref")? + tail + 9;
+    let digits: String = bytes[at..]
+        .iter()
+        .skip_while(|b| b.is_ascii_whitespace())
+        .take_while(|b| b.is_ascii_digit())
+        .map(|&b| b as char)
+        .collect();
+    let offset: usize = digits.parse().ok()?;
+    let section = bytes.get(offset..)?;
+    let dict = if section.starts_with(b"xref") {
+        let t = find(section, b"trailer")?;
+        t + find(&section[t..], b"<<")?
+    } else {
+        find(&section[..section.len().min(256)], b"<<")?
+    };
+    let insert = offset + dict + 2;
+    let mut out = Vec::with_capacity(bytes.len() + 16);
+    out.extend_from_slice(&bytes[..insert]);
+    out.extend_from_slice(b" /ID [<> <>] ");
+    out.extend_from_slice(&bytes[insert..]);
+    Some(out)
 }
 
 /// Encrypted, and the empty password did not open it.
@@ -435,7 +481,6 @@ fn title(doc: &PdfDoc) -> Option<String> {
     let title = super::normalize_ws(&encoding::decode_text_string(bytes));
     (!title.is_empty()).then_some(title)
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -533,7 +578,8 @@ mod tests {
                 "MediaBox" => vec![0.into(), 0.into(), 612.into(), 792.into()],
             };
             doc.objects.insert(self.pages, Object::Dictionary(pages));
-            let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => self.pages });
+            let catalog =
+                doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => self.pages });
             doc.trailer.set("Root", catalog);
             if let Some(info) = self.info.take() {
                 let info = doc.add_object(info);
@@ -576,7 +622,9 @@ mod tests {
         let bytes = Pdf::new()
             .helvetica()
             .title("Brewing Guide")
-            .page(b"BT /F1 12 Tf 72 720 Td (Caf\\351 na\\357ve \\223quoted\\224 \\226 50\\200) Tj ET")
+            .page(
+                b"BT /F1 12 Tf 72 720 Td (Caf\\351 na\\357ve \\223quoted\\224 \\226 50\\200) Tj ET",
+            )
             .bytes();
         let doc = parse(&bytes).unwrap();
         assert_eq!(texts(&doc), vec!["Café naïve “quoted” – 50€"]);
@@ -584,7 +632,8 @@ mod tests {
         assert_eq!(doc.pages, Some(1));
         assert!(doc.warnings.is_empty(), "{:?}", doc.warnings);
         // Routed by content, whatever the name says.
-        let (format, _) = crate::parse::parse(&bytes, Some("notes.txt"), &Default::default()).unwrap();
+        let (format, _) =
+            crate::parse::parse(&bytes, Some("notes.txt"), &Default::default()).unwrap();
         assert_eq!(format, Format::Pdf);
     }
 
@@ -782,7 +831,10 @@ endcmap CMapName currentdict /CMap defineresource pop end end"
         assert_eq!(texts(&doc), vec!["First page", "Second page", "Third page"]);
         for (i, b) in doc.blocks.iter().enumerate() {
             let n = i as u32 + 1;
-            assert_eq!((b.location.page_start, b.location.page_end), (Some(n), Some(n)));
+            assert_eq!(
+                (b.location.page_start, b.location.page_end),
+                (Some(n), Some(n))
+            );
             assert_eq!(b.location.to_string(), format!("p. {n}"));
         }
     }
@@ -1016,7 +1068,11 @@ endcmap CMapName currentdict /CMap defineresource pop end end"
         let xref = String::from_utf8_lossy(&bytes).rfind("xref").unwrap();
         let doc = parse(&bytes[..xref]).unwrap();
         assert_eq!(texts(&doc), vec!["Survives truncation"]);
-        assert!(doc.warnings.iter().any(|w| w.contains("damaged")), "{:?}", doc.warnings);
+        assert!(
+            doc.warnings.iter().any(|w| w.contains("damaged")),
+            "{:?}",
+            doc.warnings
+        );
     }
 
     #[test]
@@ -1070,6 +1126,9 @@ endcmap CMapName currentdict /CMap defineresource pop end end"
             }
         }
         assert!(!outcomes.contains_key("internal"), "{outcomes:?}");
-        assert!(outcomes.get("text").copied().unwrap_or(0) > 0, "{outcomes:?}");
+        assert!(
+            outcomes.get("text").copied().unwrap_or(0) > 0,
+            "{outcomes:?}"
+        );
     }
 }

@@ -134,10 +134,20 @@ pub fn extract_page(ctx: &Ctx<'_>, doc: &PdfDoc, page_id: ObjectId) -> Result<Pa
         marked: 0,
         actual: None,
     };
+    interp.layout.clip = page_box(doc, page);
     for content in page_contents(doc, page) {
         let data = ctx.stream_bytes(content)?;
         interp.run(&data, resources)?;
         // Each content stream starts with a fresh operand stack but shares the state.
+    }
+    if let Some(Object::Array(annots)) = deref(doc, page.get(b"Annots").ok()) {
+        for annot in annots {
+            if let Some(Object::Dictionary(a)) = deref(doc, Some(annot)) {
+                interp.gs = GState::default();
+                interp.stack.clear();
+                interp.annotation(a, resources)?;
+            }
+        }
     }
     let chars = interp.layout.chars;
     let images = interp.images;
@@ -161,6 +171,36 @@ fn inherited_resources<'a>(doc: &'a PdfDoc, page: &'a Dictionary) -> Option<&'a 
         }
     }
     None
+}
+
+/// The visible area of a page: its crop box (else media box), inherited from the page tree.
+/// Text outside it is not shown by viewers and not extracted.
+fn page_box(doc: &PdfDoc, page: &Dictionary) -> Option<[f32; 4]> {
+    let inherited = |key: &[u8]| {
+        let mut node = page;
+        for _ in 0..64 {
+            if let Some(r) = rect_of(doc, node.get(key).ok()) {
+                return Some(r);
+            }
+            match deref(doc, node.get(b"Parent").ok()) {
+                Some(Object::Dictionary(parent)) => node = parent,
+                _ => return None,
+            }
+        }
+        None
+    };
+    let media = inherited(b"MediaBox");
+    match (inherited(b"CropBox"), media) {
+        (Some(c), Some(m)) => Some([
+            c[0].max(m[0]),
+            c[1].max(m[1]),
+            c[2].min(m[2]),
+            c[3].min(m[3]),
+        ])
+        .filter(|r| r[0] < r[2] && r[1] < r[3])
+        .or(Some(m)),
+        (c, m) => c.or(m),
+    }
 }
 
 /// The content streams of a page (`/Contents` is a stream or an array of them).
@@ -297,7 +337,8 @@ impl<'d> Interp<'_, 'd> {
     ) -> Result<()> {
         let a = |i: usize| num(args.get(i));
         // Operands are taken from the end, as PDF readers do when there are extras.
-        let last = |n: usize, i: usize| num(args.len().checked_sub(n).and_then(|s| args.get(s + i)));
+        let last =
+            |n: usize, i: usize| num(args.len().checked_sub(n).and_then(|s| args.get(s + i)));
         match op {
             b"q" => {
                 if self.stack.len() >= self.ctx.limits.max_nesting {
@@ -421,7 +462,11 @@ impl<'d> Interp<'_, 'd> {
     }
 
     /// The `/ActualText` of a named marked-content property list (`/Properties` resource).
-    fn property_actual_text(&self, name: &[u8], resources: Option<&'d Dictionary>) -> Option<Vec<u8>> {
+    fn property_actual_text(
+        &self,
+        name: &[u8],
+        resources: Option<&'d Dictionary>,
+    ) -> Option<Vec<u8>> {
         let props = match deref(self.doc, resources?.get(b"Properties").ok())? {
             Object::Dictionary(p) => p,
             _ => return None,
@@ -519,11 +564,10 @@ impl<'d> Interp<'_, 'd> {
         {
             return Ok(Arc::clone(f));
         }
-        let entry = resources
-            .and_then(|r| match deref(self.doc, r.get(b"Font").ok()) {
-                Some(Object::Dictionary(fonts)) => fonts.get(name).ok(),
-                _ => None,
-            });
+        let entry = resources.and_then(|r| match deref(self.doc, r.get(b"Font").ok()) {
+            Some(Object::Dictionary(fonts)) => fonts.get(name).ok(),
+            _ => None,
+        });
         let font = match entry {
             Some(Object::Reference(id)) => match self.doc.get_dictionary(*id) {
                 Ok(dict) => self.ctx.font(*id, dict)?,
@@ -557,53 +601,152 @@ impl<'d> Interp<'_, 'd> {
                 self.images += 1;
                 Ok(())
             }
-            Ok(b"Form") => {
-                if let Some(id) = id {
-                    if self.forms.contains(&id) {
-                        tracing::debug!(?id, "form xobject draws itself; skipped");
-                        return Ok(());
-                    }
-                }
-                if self.forms.len() >= self.ctx.limits.max_form_depth {
-                    return Err(Error::rejected(
-                        Reason::Malformed,
-                        format!(
-                            "form xobjects nested deeper than {} levels",
-                            self.ctx.limits.max_form_depth
-                        ),
-                    ));
-                }
-                let form_resources = match deref(doc, stream.dict.get(b"Resources").ok()) {
-                    Some(Object::Dictionary(r)) => Some(r),
-                    _ => resources,
-                };
-                let matrix = match deref(doc, stream.dict.get(b"Matrix").ok()) {
-                    Some(Object::Array(v)) => {
-                        let v: Vec<f32> = v
-                            .iter()
-                            .map(|o| match o {
-                                Object::Integer(i) => *i as f32,
-                                Object::Real(r) => *r,
-                                _ => 0.0,
-                            })
-                            .collect();
-                        Mat::from_slice(&v).unwrap_or(Mat::IDENTITY)
-                    }
-                    _ => Mat::IDENTITY,
-                };
-                let data = self.ctx.stream_bytes(stream)?;
-                let saved = (self.gs.clone(), self.tm, self.tlm, self.stack.len());
-                self.gs.ctm = matrix.mul(&self.gs.ctm);
-                self.forms.push(id.unwrap_or((0, 0)));
-                let r = self.run(&data, form_resources);
-                self.forms.pop();
-                self.stack.truncate(saved.3);
-                (self.gs, self.tm, self.tlm) = (saved.0, saved.1, saved.2);
-                r
-            }
+            Ok(b"Form") => self.run_form(stream, id, Mat::IDENTITY, resources),
             _ => Ok(()),
         }
     }
+
+    /// Runs a Form XObject (or an annotation's appearance): its content with its own
+    /// resources (else the caller's), its `/Matrix` then `extra` applied on top of the CTM,
+    /// and the graphics state restored afterwards.
+    fn run_form(
+        &mut self,
+        stream: &'d lopdf::Stream,
+        id: Option<ObjectId>,
+        extra: Mat,
+        resources: Option<&'d Dictionary>,
+    ) -> Result<()> {
+        let doc = self.doc;
+        if let Some(id) = id {
+            if self.forms.contains(&id) {
+                tracing::debug!(?id, "form xobject draws itself; skipped");
+                return Ok(());
+            }
+        }
+        if self.forms.len() >= self.ctx.limits.max_form_depth {
+            return Err(Error::rejected(
+                Reason::Malformed,
+                format!(
+                    "form xobjects nested deeper than {} levels",
+                    self.ctx.limits.max_form_depth
+                ),
+            ));
+        }
+        let form_resources = match deref(doc, stream.dict.get(b"Resources").ok()) {
+            Some(Object::Dictionary(r)) => Some(r),
+            _ => resources,
+        };
+        let matrix = matrix_of(doc, stream.dict.get(b"Matrix").ok()).unwrap_or(Mat::IDENTITY);
+        let data = self.ctx.stream_bytes(stream)?;
+        let saved = (self.gs.clone(), self.tm, self.tlm, self.stack.len());
+        self.gs.ctm = matrix.mul(&extra).mul(&self.gs.ctm);
+        self.forms.push(id.unwrap_or((0, 0)));
+        let r = self.run(&data, form_resources);
+        self.forms.pop();
+        self.stack.truncate(saved.3);
+        (self.gs, self.tm, self.tlm) = (saved.0, saved.1, saved.2);
+        r
+    }
+
+    /// Draws an annotation's normal appearance (form field values, stamps, free text), as
+    /// viewers and pdftotext do; hidden and no-view annotations and popups are skipped.
+    fn annotation(
+        &mut self,
+        annot: &'d Dictionary,
+        resources: Option<&'d Dictionary>,
+    ) -> Result<()> {
+        let doc = self.doc;
+        let flags = deref(doc, annot.get(b"F").ok())
+            .and_then(|o| o.as_i64().ok())
+            .unwrap_or(0);
+        if flags & (2 | 32) != 0
+            || annot.get(b"Subtype").and_then(Object::as_name).ok() == Some(b"Popup")
+        {
+            return Ok(());
+        }
+        let Some(Object::Dictionary(ap)) = deref(doc, annot.get(b"AP").ok()) else {
+            return Ok(());
+        };
+        let normal = ap.get(b"N").ok();
+        let (stream, id) = match deref(doc, normal) {
+            Some(Object::Stream(s)) => (s, normal.and_then(|o| o.as_reference().ok())),
+            Some(Object::Dictionary(states)) => {
+                let Ok(state) = annot.get(b"AS").and_then(Object::as_name) else {
+                    return Ok(());
+                };
+                let entry = states.get(state).ok();
+                match deref(doc, entry) {
+                    Some(Object::Stream(s)) => (s, entry.and_then(|o| o.as_reference().ok())),
+                    _ => return Ok(()),
+                }
+            }
+            _ => return Ok(()),
+        };
+        let (Some(rect), Some(bbox)) = (
+            rect_of(doc, annot.get(b"Rect").ok()),
+            rect_of(doc, stream.dict.get(b"BBox").ok()),
+        ) else {
+            return Ok(());
+        };
+        // Map the appearance's transformed bounding box onto the annotation's rectangle.
+        let m = matrix_of(doc, stream.dict.get(b"Matrix").ok()).unwrap_or(Mat::IDENTITY);
+        let corners = [
+            (bbox[0], bbox[1]),
+            (bbox[2], bbox[1]),
+            (bbox[0], bbox[3]),
+            (bbox[2], bbox[3]),
+        ]
+        .map(|(x, y)| {
+            (
+                x * m.0[0] + y * m.0[2] + m.0[4],
+                x * m.0[1] + y * m.0[3] + m.0[5],
+            )
+        });
+        let (x0, x1) = corners
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(a, b), c| (a.min(c.0), b.max(c.0)));
+        let (y0, y1) = corners
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(a, b), c| (a.min(c.1), b.max(c.1)));
+        let (w, h) = (x1 - x0, y1 - y0);
+        if w.abs() < 1e-3 || h.abs() < 1e-3 {
+            return Ok(());
+        }
+        let (sx, sy) = ((rect[2] - rect[0]) / w, (rect[3] - rect[1]) / h);
+        let fit = Mat([sx, 0.0, 0.0, sy, rect[0] - x0 * sx, rect[1] - y0 * sy]);
+        if !fit.0.iter().all(|v| v.is_finite()) {
+            return Ok(());
+        }
+        self.run_form(stream, id, fit, resources)
+    }
+}
+
+fn numbers(doc: &PdfDoc, obj: Option<&Object>) -> Option<Vec<f32>> {
+    match deref(doc, obj)? {
+        Object::Array(v) => v
+            .iter()
+            .map(|o| match deref(doc, Some(o))? {
+                Object::Integer(i) => Some(*i as f32),
+                Object::Real(r) => Some(*r),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    }
+}
+
+fn matrix_of(doc: &PdfDoc, obj: Option<&Object>) -> Option<Mat> {
+    Mat::from_slice(&numbers(doc, obj)?)
+}
+
+/// A rectangle `[x0 y0 x1 y1]`, normalised so that x0 ≤ x1 and y0 ≤ y1.
+fn rect_of(doc: &PdfDoc, obj: Option<&Object>) -> Option<[f32; 4]> {
+    let v = numbers(doc, obj)?;
+    let [a, b, c, d]: [f32; 4] = v.try_into().ok()?;
+    [a, b, c, d]
+        .iter()
+        .all(|x| x.is_finite())
+        .then_some([a.min(c), b.min(d), a.max(c), b.max(d)])
 }
 
 #[cfg(test)]

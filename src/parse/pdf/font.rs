@@ -112,8 +112,7 @@ fn push_offset(base: &[u16], offset: u32, out: &mut String) {
         // Usually the last unit is a BMP character or the low half of a surrogate pair
         // (math italic letters): decode the pair together.
         Ok(unit) => out.extend(
-            char::decode_utf16(head.iter().copied().chain([unit]))
-                .map(|r| r.unwrap_or('\u{FFFD}')),
+            char::decode_utf16(head.iter().copied().chain([unit])).map(|r| r.unwrap_or('\u{FFFD}')),
         ),
         Err(_) => {
             out.extend(char::decode_utf16(head.iter().copied()).flatten());
@@ -258,9 +257,7 @@ fn parse_cmap(data: &[u8]) -> ParsedCMap {
                 };
                 if let (Tok::Str(src), Some(text)) = (&operands[0], text) {
                     if usable(&text) {
-                        out.unicode
-                            .map
-                            .insert(be_code(src), text.into_boxed_str());
+                        out.unicode.map.insert(be_code(src), text.into_boxed_str());
                     }
                 }
                 operands.clear();
@@ -678,7 +675,11 @@ fn standard_width(base_font: &[u8], code: u8) -> f32 {
 
 /// The encoding built into an embedded Type1 font program: the `dup <code> /<name> put`
 /// lines of its cleartext part, or `None` when it uses StandardEncoding (or is not Type1).
-fn builtin_encoding(ctx: &Ctx<'_>, doc: &PdfDoc, dict: &Dictionary) -> Result<Option<Vec<(u8, String)>>> {
+fn builtin_encoding(
+    ctx: &Ctx<'_>,
+    doc: &PdfDoc,
+    dict: &Dictionary,
+) -> Result<Option<Vec<(u8, String)>>> {
     let Some(Object::Dictionary(desc)) = deref(doc, dict.get(b"FontDescriptor").ok()) else {
         return Ok(None);
     };
@@ -740,8 +741,14 @@ fn load_simple(
     dict: &Dictionary,
     to_unicode: Option<UnicodeMap>,
 ) -> Result<Font> {
-    let subtype = dict.get(b"Subtype").and_then(Object::as_name).unwrap_or(b"");
-    let base_font = dict.get(b"BaseFont").and_then(Object::as_name).unwrap_or(b"");
+    let subtype = dict
+        .get(b"Subtype")
+        .and_then(Object::as_name)
+        .unwrap_or(b"");
+    let base_font = dict
+        .get(b"BaseFont")
+        .and_then(Object::as_name)
+        .unwrap_or(b"");
     let is_type3 = subtype == b"Type3";
 
     // Base encoding and differences.
@@ -766,7 +773,8 @@ fn load_simple(
                         Some(Object::Real(c)) => code = *c as i64,
                         Some(Object::Name(n)) => {
                             if (0..256).contains(&code) {
-                                names[code as usize] = Some(String::from_utf8_lossy(n).into_owned());
+                                names[code as usize] =
+                                    Some(String::from_utf8_lossy(n).into_owned());
                             }
                             code += 1;
                         }
@@ -910,14 +918,29 @@ mod tests {
         assert_eq!(get(0x1001).as_deref(), Some("\u{4E01}"));
         assert_eq!(get(0x41).as_deref(), Some("𝑦"));
         assert_eq!(get(0x27), None);
-        assert_eq!(m.codespace, vec![CodeRange { len: 2, lo: 0, hi: 0xFFFF }]);
+        assert_eq!(
+            m.codespace,
+            vec![CodeRange {
+                len: 2,
+                lo: 0,
+                hi: 0xFFFF
+            }]
+        );
     }
 
     #[test]
     fn code_lengths_follow_the_codespace() {
         let ranges = [
-            CodeRange { len: 1, lo: 0x00, hi: 0x80 },
-            CodeRange { len: 2, lo: 0x8140, hi: 0x9FFC },
+            CodeRange {
+                len: 1,
+                lo: 0x00,
+                hi: 0x80,
+            },
+            CodeRange {
+                len: 2,
+                lo: 0x8140,
+                hi: 0x9FFC,
+            },
         ];
         assert_eq!(code_len(&ranges, b"A\x81\x40"), 1);
         assert_eq!(code_len(&ranges, b"\x81\x40"), 2);

@@ -51,7 +51,12 @@ pub struct Layout {
     space_due: bool,
     /// Non-whitespace characters emitted so far.
     pub chars: usize,
+    /// The page's visible area `[x0 y0 x1 y1]`: glyphs starting outside it are not text.
+    pub clip: Option<[f32; 4]>,
 }
+
+/// Glyphs this close outside the page box still count (rounding, glyphs on the edge).
+const CLIP_MARGIN: f32 = 2.0;
 
 impl Layout {
     pub fn new() -> Self {
@@ -65,6 +70,17 @@ impl Layout {
 
     /// Adds one glyph with its text (which may be empty when the font cannot tell).
     pub fn glyph(&mut self, text: &str, g: GlyphBox) {
+        let text = match self.clip {
+            Some([x0, y0, x1, y1])
+                if g.start.0 < x0 - CLIP_MARGIN
+                    || g.start.0 > x1 + CLIP_MARGIN
+                    || g.start.1 < y0 - CLIP_MARGIN
+                    || g.start.1 > y1 + CLIP_MARGIN =>
+            {
+                ""
+            }
+            _ => text,
+        };
         let (vx, vy) = (g.end.0 - g.start.0, g.end.1 - g.start.1);
         let len = (vx * vx + vy * vy).sqrt();
         let dir = if len > 1e-4 {
@@ -194,7 +210,8 @@ fn visual_to_logical(line: &str) -> std::borrow::Cow<'_, str> {
     if !line.chars().any(is_rtl) {
         return std::borrow::Cow::Borrowed(line);
     }
-    let is_rtl_word = |w: &str| w.chars().any(is_rtl) && !w.chars().any(|c| c.is_alphabetic() && !is_rtl(c));
+    let is_rtl_word =
+        |w: &str| w.chars().any(is_rtl) && !w.chars().any(|c| c.is_alphabetic() && !is_rtl(c));
     let words: Vec<&str> = line.split(' ').collect();
     let mut out: Vec<String> = Vec::with_capacity(words.len());
     let mut i = 0;
@@ -220,9 +237,9 @@ fn reverse_keeping_digits(word: &str) -> String {
     let mut out = String::with_capacity(word.len());
     let mut end = chars.len();
     while end > 0 {
-        if chars[end - 1].is_ascii_digit() {
+        if chars[end - 1].is_numeric() {
             let mut start = end - 1;
-            while start > 0 && chars[start - 1].is_ascii_digit() {
+            while start > 0 && chars[start - 1].is_numeric() {
                 start -= 1;
             }
             out.extend(&chars[start..end]);
@@ -287,10 +304,7 @@ mod tests {
     #[test]
     fn right_to_left_runs_are_put_in_reading_order() {
         // Drawn left to right: "مرحبا بالعالم" comes out as its mirror image.
-        assert_eq!(
-            join_lines("PDF ملاعلاب ابحرم 2024"),
-            "PDF مرحبا بالعالم 2024"
-        );
+        assert_eq!(join_lines("PDF ملاعلاب ابحرم 2024"), "PDF مرحبا بالعالم 2024");
         assert_eq!(reverse_keeping_digits("ج12ب"), "ب12ج");
     }
 
