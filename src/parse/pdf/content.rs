@@ -9,7 +9,7 @@
 
 use super::font::{deref, Font, Glyph};
 use super::layout::{GlyphBox, Layout};
-use super::lexer::{Lexer, Tok};
+use super::lexer::{hex_val, Lexer, Tok};
 use super::Ctx;
 use crate::error::{Error, Reason, Result};
 use lopdf::{Dictionary, Document as PdfDoc, Object, ObjectId};
@@ -130,6 +130,7 @@ pub fn extract_page(ctx: &Ctx<'_>, doc: &PdfDoc, page_id: ObjectId) -> Result<Pa
         fonts: Vec::new(),
         forms: Vec::new(),
         scratch: String::new(),
+        hexbuf: Vec::new(),
         ticks: 0,
         marked: 0,
         actual: None,
@@ -232,6 +233,8 @@ struct Interp<'c, 'd> {
     /// Form XObjects being run (to refuse a form that draws itself).
     forms: Vec<ObjectId>,
     scratch: String,
+    /// Reused buffer for decoding hexadecimal strings.
+    hexbuf: Vec<u8>,
     ticks: u32,
     /// Open marked-content sections (`BMC`/`BDC` without their `EMC` yet).
     marked: usize,
@@ -247,8 +250,10 @@ fn num(op: Option<&Operand<'_>>) -> f32 {
 
 impl<'d> Interp<'_, 'd> {
     fn run(&mut self, data: &[u8], resources: Option<&'d Dictionary>) -> Result<()> {
-        let mut lexer = Lexer::new(data);
+        let mut lexer = Lexer::raw_hex(data);
         let mut operands: Vec<Operand<'_>> = Vec::new();
+        // Arrays (one per `TJ`) are recycled instead of allocated each time.
+        let mut pool: Vec<Vec<Tok<'_>>> = Vec::new();
         while let Some(tok) = lexer.next() {
             self.ticks += 1;
             if self.ticks >= CHECK_EVERY {
@@ -269,10 +274,15 @@ impl<'d> Interp<'_, 'd> {
                     } else {
                         self.op(op, &operands, resources)?;
                     }
-                    operands.clear();
+                    for o in operands.drain(..) {
+                        if let Operand::Array(mut v) = o {
+                            v.clear();
+                            pool.push(v);
+                        }
+                    }
                 }
                 Tok::ArrayStart => {
-                    let mut items = Vec::new();
+                    let mut items = pool.pop().unwrap_or_default();
                     let mut depth = 1usize;
                     for t in lexer.by_ref() {
                         match t {
@@ -307,6 +317,9 @@ impl<'d> Interp<'_, 'd> {
                             }
                             Tok::Str(s) if depth == 1 && key_is_actual => {
                                 actual = Some(s.into_owned());
+                            }
+                            Tok::Hex(h) if depth == 1 && key_is_actual => {
+                                actual = Some(decode_hex(h));
                             }
                             Tok::Name(n) if depth == 1 => {
                                 key_is_actual = n.as_ref() == b"ActualText";
@@ -358,7 +371,7 @@ impl<'d> Interp<'_, 'd> {
                 }
             }
             b"cm" => {
-                let v: Vec<f32> = (0..6).map(|i| last(6, i)).collect();
+                let v: [f32; 6] = std::array::from_fn(|i| last(6, i));
                 if let Some(m) = Mat::from_slice(&v) {
                     self.gs.ctm = m.mul(&self.gs.ctm);
                 }
@@ -388,7 +401,7 @@ impl<'d> Interp<'_, 'd> {
                 self.move_line(last(2, 0), last(2, 1));
             }
             b"Tm" => {
-                let v: Vec<f32> = (0..6).map(|i| last(6, i)).collect();
+                let v: [f32; 6] = std::array::from_fn(|i| last(6, i));
                 if let Some(m) = Mat::from_slice(&v) {
                     self.tm = m;
                     self.tlm = m;
@@ -396,14 +409,14 @@ impl<'d> Interp<'_, 'd> {
             }
             b"T*" => self.move_line(0.0, -self.gs.leading),
             b"Tj" => {
-                if let Some(Operand::Tok(Tok::Str(s))) = args.last() {
-                    self.show(s);
+                if let Some(Operand::Tok(t)) = args.last() {
+                    self.show_tok(t);
                 }
             }
             b"'" => {
                 self.move_line(0.0, -self.gs.leading);
-                if let Some(Operand::Tok(Tok::Str(s))) = args.last() {
-                    self.show(s);
+                if let Some(Operand::Tok(t)) = args.last() {
+                    self.show_tok(t);
                 }
             }
             b"\"" => {
@@ -412,17 +425,16 @@ impl<'d> Interp<'_, 'd> {
                     self.gs.char_space = a(args.len() - 2);
                 }
                 self.move_line(0.0, -self.gs.leading);
-                if let Some(Operand::Tok(Tok::Str(s))) = args.last() {
-                    self.show(s);
+                if let Some(Operand::Tok(t)) = args.last() {
+                    self.show_tok(t);
                 }
             }
             b"TJ" => {
                 if let Some(Operand::Array(items)) = args.last() {
                     for item in items {
                         match item {
-                            Tok::Str(s) => self.show(s),
                             Tok::Num(n) if n.is_finite() => self.adjust(*n),
-                            _ => {}
+                            t => self.show_tok(t),
                         }
                     }
                 }
@@ -499,6 +511,20 @@ impl<'d> Interp<'_, 'd> {
         }
     }
 
+    /// Shows a string token (literal or hexadecimal); other tokens show nothing.
+    fn show_tok(&mut self, tok: &Tok<'_>) {
+        match tok {
+            Tok::Str(s) => self.show(s),
+            Tok::Hex(h) => {
+                let mut buf = std::mem::take(&mut self.hexbuf);
+                decode_hex_into(h, &mut buf);
+                self.show(&buf);
+                self.hexbuf = buf;
+            }
+            _ => {}
+        }
+    }
+
     /// Shows a string: every glyph goes to the layout and advances the text matrix.
     fn show(&mut self, bytes: &[u8]) {
         let font = match &self.gs.font {
@@ -511,6 +537,18 @@ impl<'d> Interp<'_, 'd> {
         // The device-space size of an em: the font size along the transformed y axis.
         let scale_y = (m.0[2] * m.0[2] + m.0[3] * m.0[3]).sqrt();
         let dev_size = (size * font.em).abs() * scale_y;
+        // The direction glyphs advance in, in device space (the same for the whole string).
+        let (ux, uy) = if font.vertical {
+            (-m.0[2], -m.0[3])
+        } else {
+            (m.0[0] * th, m.0[1] * th)
+        };
+        let ulen = (ux * ux + uy * uy).sqrt();
+        let dir = if ulen > 1e-6 && ulen.is_finite() {
+            (ux / ulen, uy / ulen)
+        } else {
+            (1.0, 0.0)
+        };
         let mut tm = self.tm;
         let layout = &mut self.layout;
         let mut actual = self.actual.as_mut();
@@ -543,6 +581,7 @@ impl<'d> Interp<'_, 'd> {
                 GlyphBox {
                     start,
                     end: (m.0[4], m.0[5]),
+                    dir,
                     size: dev_size,
                 },
             );
@@ -719,6 +758,27 @@ impl<'d> Interp<'_, 'd> {
         }
         self.run_form(stream, id, fit, resources)
     }
+}
+
+/// Decodes the digits of a hexadecimal string (whitespace ignored, an odd digit padded).
+fn decode_hex_into(hex: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    let mut hi: Option<u8> = None;
+    for v in hex.iter().filter_map(|&b| hex_val(b)) {
+        match hi.take() {
+            Some(h) => out.push(h << 4 | v),
+            None => hi = Some(v),
+        }
+    }
+    if let Some(h) = hi {
+        out.push(h << 4);
+    }
+}
+
+fn decode_hex(hex: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(hex.len() / 2);
+    decode_hex_into(hex, &mut out);
+    out
 }
 
 fn numbers(doc: &PdfDoc, obj: Option<&Object>) -> Option<Vec<f32>> {

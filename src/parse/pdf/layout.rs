@@ -30,6 +30,8 @@ const PARA_RATIO: f32 = 1.3;
 pub struct GlyphBox {
     pub start: (f32, f32),
     pub end: (f32, f32),
+    /// Unit vector of the writing direction.
+    pub dir: (f32, f32),
     pub size: f32,
 }
 
@@ -81,19 +83,13 @@ impl Layout {
             }
             _ => text,
         };
-        let (vx, vy) = (g.end.0 - g.start.0, g.end.1 - g.start.1);
-        let len = (vx * vx + vy * vy).sqrt();
-        let dir = if len > 1e-4 {
-            (vx / len, vy / len)
-        } else {
-            self.prev.map_or((1.0, 0.0), |p| p.dir)
-        };
+        let dir = g.dir;
         if let Some(p) = self.prev {
             let (dx, dy) = (g.start.0 - p.end.0, g.start.1 - p.end.1);
             let along = dx * p.dir.0 + dy * p.dir.1;
             let across = p.dir.0 * dy - p.dir.1 * dx;
             let s = p.size.max(g.size).max(1e-3);
-            let turned = len > 1e-4 && dir.0 * p.dir.0 + dir.1 * p.dir.1 < 0.8;
+            let turned = dir.0 * p.dir.0 + dir.1 * p.dir.1 < 0.8;
             if across.abs() > LINE_SHIFT * s || turned {
                 let drop = -across;
                 if drop > 0.0 && !turned {
@@ -268,6 +264,7 @@ mod tests {
                     GlyphBox {
                         start: (x, y),
                         end: (x + 5.0, y),
+                        dir: (1.0, 0.0),
                         size: 10.0,
                     },
                 );

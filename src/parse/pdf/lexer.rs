@@ -14,6 +14,9 @@ pub enum Tok<'a> {
     Name(Cow<'a, [u8]>),
     /// A literal or hexadecimal string, decoded to its bytes.
     Str(Cow<'a, [u8]>),
+    /// A hexadecimal string as written (only from a lexer made with [`Lexer::raw_hex`]):
+    /// the interpreter decodes it into a reused buffer instead of allocating.
+    Hex(&'a [u8]),
     ArrayStart,
     ArrayEnd,
     DictStart,
@@ -27,6 +30,7 @@ pub enum Tok<'a> {
 pub struct Lexer<'a> {
     buf: &'a [u8],
     pos: usize,
+    raw_hex: bool,
 }
 
 #[inline]
@@ -43,7 +47,7 @@ fn is_delim(b: u8) -> bool {
 }
 
 #[inline]
-fn hex_val(b: u8) -> Option<u8> {
+pub fn hex_val(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
         b'a'..=b'f' => Some(b - b'a' + 10),
@@ -54,7 +58,20 @@ fn hex_val(b: u8) -> Option<u8> {
 
 impl<'a> Lexer<'a> {
     pub fn new(buf: &'a [u8]) -> Self {
-        Lexer { buf, pos: 0 }
+        Lexer {
+            buf,
+            pos: 0,
+            raw_hex: false,
+        }
+    }
+
+    /// A lexer that returns hexadecimal strings undecoded, as [`Tok::Hex`].
+    pub fn raw_hex(buf: &'a [u8]) -> Self {
+        Lexer {
+            buf,
+            pos: 0,
+            raw_hex: true,
+        }
     }
 
     fn skip_white_and_comments(&mut self) {
@@ -282,6 +299,14 @@ impl<'a> Iterator for Lexer<'a> {
                 if self.buf.get(self.pos) == Some(&b'<') {
                     self.pos += 1;
                     Tok::DictStart
+                } else if self.raw_hex {
+                    let start = self.pos;
+                    let end = self.buf[start..]
+                        .iter()
+                        .position(|&b| b == b'>')
+                        .map_or(self.buf.len(), |i| start + i);
+                    self.pos = (end + 1).min(self.buf.len());
+                    Tok::Hex(&self.buf[start..end])
                 } else {
                     Tok::Str(self.hex_string())
                 }
