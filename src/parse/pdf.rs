@@ -819,6 +819,47 @@ endcmap CMapName currentdict /CMap defineresource pop end end"
     }
 
     #[test]
+    fn a_change_of_font_size_starts_a_block() {
+        let bytes = Pdf::new()
+            .helvetica()
+            .page(
+                b"BT /F1 14 Tf 72 720 Td (Warranty) Tj /F1 11 Tf 0 -20 Td (Two years on grinders.) Tj \
+                  0 -15 Td (Kettles too.) Tj ET",
+            )
+            .bytes();
+        assert_eq!(
+            texts(&parse(&bytes).unwrap()),
+            vec!["Warranty", "Two years on grinders. Kettles too."]
+        );
+    }
+
+    #[test]
+    fn the_sample_brewing_guide_parses() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("sample-sources/brewing-guide.pdf");
+        let doc = parse(&std::fs::read(path).unwrap()).unwrap();
+        assert_eq!(doc.pages, Some(4));
+        assert_eq!(
+            doc.title.as_deref(),
+            Some("Brisa Coffee Co. Brewing Guide & Equipment Care")
+        );
+        let find = |needle: &str| {
+            doc.blocks
+                .iter()
+                .find(|b| b.text.contains(needle))
+                .unwrap_or_else(|| panic!("{needle:?} not found"))
+        };
+        assert_eq!(
+            find("15 g of coffee to 250 g of water at 94 °C").location.page_start,
+            Some(2)
+        );
+        assert_eq!(find("temperature control from 40–100 °C").location.page_start, Some(1));
+        assert_eq!(find("once a month with citric acid").location.page_start, Some(3));
+        assert_eq!(find("2-year limited warranty").location.page_start, Some(4));
+        assert!(doc.warnings.is_empty(), "{:?}", doc.warnings);
+    }
+
+    #[test]
     fn pages_carry_their_numbers() {
         let bytes = Pdf::new()
             .helvetica()

@@ -23,6 +23,9 @@ const LINE_SHIFT: f32 = 0.6;
 const PARA_GAP: f32 = 1.75;
 /// …or one that drops this much more than the block's previous line did.
 const PARA_RATIO: f32 = 1.3;
+/// A line whose font size differs from the previous line's by more than this factor starts
+/// a block too (a heading and the text under it).
+const SIZE_CHANGE: f32 = 1.2;
 
 /// Where a glyph sits: its origin, where the pen is after it, and its size (all in device
 /// space).
@@ -49,6 +52,8 @@ pub struct Layout {
     cur: String,
     prev: Option<Prev>,
     last_drop: Option<f32>,
+    /// Font size at the start of the current line.
+    line_size: f32,
     /// A space is due before the next glyph (a wide `TJ` adjustment said so).
     space_due: bool,
     /// Non-whitespace characters emitted so far.
@@ -93,7 +98,10 @@ impl Layout {
             if across.abs() > LINE_SHIFT * s || turned {
                 let drop = -across;
                 if drop > 0.0 && !turned {
+                    let resized = g.size > self.line_size * SIZE_CHANGE
+                        || g.size * SIZE_CHANGE < self.line_size;
                     let para = drop > PARA_GAP * s
+                        || resized
                         || self
                             .last_drop
                             .is_some_and(|ld| drop > ld * PARA_RATIO + 0.1 * s);
@@ -106,9 +114,13 @@ impl Layout {
                 } else {
                     self.end_block();
                 }
+                self.line_size = g.size;
             } else if self.space_due || along > SPACE_GAP * s || along < -BACK_GAP * s {
                 self.cur.push(' ');
             }
+        }
+        if self.prev.is_none() {
+            self.line_size = g.size;
         }
         self.space_due = false;
         self.push_text(text);
