@@ -279,5 +279,9 @@ fn main() {
     let mut bytes = Vec::new();
     doc.save_to(&mut bytes).expect("write pdf");
     std::fs::write(&out, &bytes).expect("write sample-sources/brewing-guide.pdf");
-    println!("wrote {} ({count} pages, {} bytes)", out.display(), bytes.len());
+    println!(
+        "wrote {} ({count} pages, {} bytes)",
+        out.display(),
+        bytes.len()
+    );
 }

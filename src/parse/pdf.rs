@@ -850,11 +850,21 @@ endcmap CMapName currentdict /CMap defineresource pop end end"
                 .unwrap_or_else(|| panic!("{needle:?} not found"))
         };
         assert_eq!(
-            find("15 g of coffee to 250 g of water at 94 °C").location.page_start,
+            find("15 g of coffee to 250 g of water at 94 °C")
+                .location
+                .page_start,
             Some(2)
         );
-        assert_eq!(find("temperature control from 40–100 °C").location.page_start, Some(1));
-        assert_eq!(find("once a month with citric acid").location.page_start, Some(3));
+        assert_eq!(
+            find("temperature control from 40–100 °C")
+                .location
+                .page_start,
+            Some(1)
+        );
+        assert_eq!(
+            find("once a month with citric acid").location.page_start,
+            Some(3)
+        );
         assert_eq!(find("2-year limited warranty").location.page_start, Some(4));
         assert!(doc.warnings.is_empty(), "{:?}", doc.warnings);
     }

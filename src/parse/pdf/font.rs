@@ -705,10 +705,10 @@ fn builtin_encoding(
         return Ok(None);
     };
     let mut out = Vec::new();
-    let mut toks = Lexer::new(&clear[enc + 9..]);
+    let toks = Lexer::new(&clear[enc + 9..]);
     let mut window: [Option<Tok<'_>>; 3] = [None, None, None];
     let mut seen = 0usize;
-    while let Some(tok) = toks.next() {
+    for tok in toks {
         seen += 1;
         if seen == 1 && tok == Tok::Op(b"StandardEncoding") {
             return Ok(None);

@@ -148,7 +148,6 @@ impl<'a> Lexer<'a> {
             return Cow::Borrowed(&self.buf[start..]);
         }
         let mut out = self.buf[start..i].to_vec();
-        let mut i = i;
         while let Some(&b) = self.buf.get(i) {
             i += 1;
             match b {
