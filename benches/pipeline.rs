@@ -1,5 +1,6 @@
-//! Throughput of the pipeline stages on the bundled sample sources: parse per format, chunk,
-//! a whole ingestion, and a search. Run with `cargo bench`.
+//! Throughput of the pipeline stages on the bundled sample sources: parse per format, the
+//! sample PDF in pages per second, chunk, a whole ingestion, and a search. Run with
+//! `cargo bench`.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use lore::{AddOptions, ChunkConfig, Lore, NoProgress};
@@ -50,6 +51,24 @@ fn parse(c: &mut Criterion) {
             })
         });
     }
+    g.finish();
+}
+
+/// The sample PDF alone, reported in pages per second.
+fn pdf(c: &mut Criterion) {
+    use lore::parse::Parser;
+    let bytes = std::fs::read(samples().join("brewing-guide.pdf")).expect("sample pdf");
+    let opts = Default::default();
+    let pages = lore::parse::pdf::PdfParser
+        .parse(&bytes, &opts)
+        .expect("sample pdf parses")
+        .pages
+        .unwrap_or(1);
+    let mut g = c.benchmark_group("pdf");
+    g.throughput(Throughput::Elements(u64::from(pages)));
+    g.bench_function("brewing-guide", |b| {
+        b.iter(|| black_box(lore::parse::pdf::PdfParser.parse(&bytes, &opts).unwrap()))
+    });
     g.finish();
 }
 
@@ -104,5 +123,5 @@ fn ingest_and_search(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, parse, chunk, ingest_and_search);
+criterion_group!(benches, parse, pdf, chunk, ingest_and_search);
 criterion_main!(benches);

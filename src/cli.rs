@@ -232,7 +232,9 @@ pub fn main() -> i32 {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("LORE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                // lopdf logs every repair it makes to a damaged PDF; what matters reaches the
+                // user as the version's warnings or its named reason instead.
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,lopdf=off")),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -23,7 +23,6 @@ type Signature = &'static [(usize, &'static [u8])];
 /// refused as unsupported rather than as unreadable binary. Zip and OLE2 containers are not
 /// here: what they are depends on what is inside ([`zip_format`], [`ole_format`]).
 const MAGIC: &[(Signature, &str)] = &[
-    (&[(0, b"%PDF-")], "pdf document"),
     (&[(0, b"\x89PNG\r\n\x1a\n")], "png image"),
     (&[(0, b"\xFF\xD8\xFF")], "jpeg image"),
     (&[(0, b"GIF87a")], "gif image"),
@@ -42,6 +41,10 @@ const MAGIC: &[(Signature, &str)] = &[
     (&[(0, b"SQLite format 3\0")], "sqlite database"),
 ];
 
+/// How far into the file a PDF header may start. Readers accept junk before `%PDF-` (mail
+/// headers, a BOM, a print spooler's preamble) within the first kilobyte.
+const PDF_HEADER_WINDOW: usize = 1024;
+
 /// How much decoded text the sniffers look at.
 const SNIFF_LEN: usize = 64 * 1024;
 
@@ -55,6 +58,10 @@ const HTML_TAG_WINDOW: usize = 1024;
 /// [`Reason::UnsupportedFormat`] for a recognised binary format, [`Reason::Binary`] for
 /// other binary data.
 pub fn detect(bytes: &[u8], file_name: Option<&str>) -> Result<Format> {
+    if is_pdf(bytes) {
+        tracing::debug!(?file_name, "detected format pdf");
+        return Ok(Format::Pdf);
+    }
     if bytes.starts_with(b"PK\x03\x04") {
         return zip_format(bytes);
     }
@@ -96,6 +103,20 @@ pub fn detect(bytes: &[u8], file_name: Option<&str>) -> Result<Format> {
     };
     tracing::debug!(?file_name, %format, "detected format");
     Ok(format)
+}
+
+/// True when `%PDF-` starts the file or appears within its first [`PDF_HEADER_WINDOW`]
+/// bytes after a line break or a binary byte (so that text merely quoting the marker in a
+/// sentence is still text).
+fn is_pdf(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(PDF_HEADER_WINDOW + 5)];
+    head.windows(5).enumerate().any(|(i, w)| {
+        w == b"%PDF-"
+            && (i == 0 || {
+                let prev = head[i - 1];
+                prev == b'\n' || prev == b'\r' || (prev < 0x20 && prev != b'\t') || prev >= 0x80
+            })
+    })
 }
 
 /// What a zip container is, by its entries: the OOXML main parts (`xl/workbook.xml`,
@@ -414,7 +435,6 @@ mod tests {
     #[test]
     fn every_magic_number_is_unsupported_and_named() {
         let cases: &[(&[u8], &str)] = &[
-            (b"%PDF-1.7\n%\xE2\xE3", "pdf document"),
             (b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", "png image"),
             (b"\xFF\xD8\xFF\xE0\0\x10JFIF", "jpeg image"),
             (b"GIF87a\x01\0", "gif image"),
@@ -435,6 +455,22 @@ mod tests {
             assert_eq!(reason(bytes), Reason::UnsupportedFormat, "{name}");
             assert!(message(bytes).contains(name), "{name}: {}", message(bytes));
         }
+    }
+
+    #[test]
+    fn pdf_is_detected_also_after_leading_junk() {
+        assert_eq!(detect(b"%PDF-1.7\n%\xE2\xE3", None).unwrap(), Format::Pdf);
+        assert_eq!(
+            detect(b"%PDF-1.4\n", Some("policy.txt")).unwrap(),
+            Format::Pdf
+        );
+        let mut junk = b"From: printer\r\nX-Spool: 1\r\n".to_vec();
+        junk.extend_from_slice(&[0x1B; 200]);
+        junk.extend_from_slice(b"\n%PDF-1.5\n1 0 obj");
+        assert_eq!(detect(&junk, None).unwrap(), Format::Pdf);
+        let mut late = vec![b'\n'; 2000];
+        late.extend_from_slice(b"%PDF-1.5\n");
+        assert_ne!(detect(&late, None).ok(), Some(Format::Pdf));
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod docx;
 pub mod html;
 pub mod markdown;
 pub mod ole;
+pub mod pdf;
 pub mod sheet;
 pub mod text;
 
@@ -42,6 +43,7 @@ pub enum Format {
     Csv,
     /// Office Open XML word-processing document.
     Docx,
+    Pdf,
 }
 
 impl Format {
@@ -56,6 +58,7 @@ impl Format {
             Format::Ods => "ods",
             Format::Csv => "csv",
             Format::Docx => "docx",
+            Format::Pdf => "pdf",
         }
     }
 }
@@ -270,6 +273,7 @@ pub fn parser_for(format: Format) -> &'static dyn Parser {
         Format::Ods => &sheet::ODS,
         Format::Csv => &sheet::CSV,
         Format::Docx => &docx::DocxParser,
+        Format::Pdf => &pdf::PdfParser,
     }
 }
 

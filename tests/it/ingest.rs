@@ -154,7 +154,7 @@ fn bad_content_gets_named_reasons() {
         (
             "doc.pdf",
             b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n".to_vec(),
-            "unsupported-format",
+            "corrupted",
         ),
         (
             "scripts.html",
