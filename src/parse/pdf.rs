@@ -1152,8 +1152,13 @@ endcmap CMapName currentdict /CMap defineresource pop end end"
             x as usize % n.max(1)
         };
         let mut outcomes: HashMap<String, usize> = HashMap::new();
+        // More rounds for a longer run: LORE_FUZZ_ROUNDS=5000 cargo test --release …
+        let rounds: usize = std::env::var("LORE_FUZZ_ROUNDS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(150);
         for seed in &seeds {
-            for round in 0..150 {
+            for round in 0..rounds {
                 let mut bytes = seed.clone();
                 match round % 3 {
                     0 => bytes.truncate(rnd(bytes.len())),
@@ -1176,6 +1181,7 @@ endcmap CMapName currentdict /CMap defineresource pop end end"
                 *outcomes.entry(outcome).or_default() += 1;
             }
         }
+        eprintln!("mutated pdfs: {outcomes:?}");
         assert!(!outcomes.contains_key("internal"), "{outcomes:?}");
         assert!(
             outcomes.get("text").copied().unwrap_or(0) > 0,
