@@ -252,6 +252,8 @@ pub(crate) struct Graph {
 pub(crate) enum Unavailable {
     /// No manifest: never built (small segment) or a crash before it was written.
     Missing,
+    /// Graphs are turned off ([`super::VectorOptions::load_graphs`]).
+    Disabled,
     /// Present but unusable; the text says why.
     Invalid(String),
 }

@@ -98,6 +98,9 @@ pub struct VectorOptions {
     pub graph: GraphParams,
     /// Candidate list size of an hnsw search (at least `k` is used).
     pub ef_search: usize,
+    /// Load and use the hnsw graphs. `false` scans every segment exactly: the reference for
+    /// measuring recall, or a way to rule the graphs out.
+    pub load_graphs: bool,
     /// Temporary files younger than this are in-flight writes (maybe of another process) and
     /// are left alone by [`VectorStore::retain`].
     pub temp_grace: Duration,
@@ -112,6 +115,7 @@ impl Default for VectorOptions {
                 ef_construction: 100,
             },
             ef_search: 64,
+            load_graphs: true,
             temp_grace: Duration::from_secs(3600),
         }
     }
@@ -412,6 +416,18 @@ impl VectorStore {
     /// of the `active` pairs, best first. Pairs without a segment contribute nothing (a
     /// version indexed before embeddings were enabled, say).
     pub fn search(&self, query: &[f32], active: &[SegmentKey], k: usize) -> Result<Vec<VectorHit>> {
+        self.search_ef(query, active, k, self.options.ef_search)
+    }
+
+    /// [`VectorStore::search`] with an explicit hnsw candidate list size `ef` (at least `k`
+    /// is used): larger is slower and finds more of the true neighbours.
+    pub fn search_ef(
+        &self,
+        query: &[f32],
+        active: &[SegmentKey],
+        k: usize,
+        ef: usize,
+    ) -> Result<Vec<VectorHit>> {
         if query.len() != self.dim {
             return Err(Error::Internal(format!(
                 "query vector has {} dimensions, the store {}",
@@ -431,7 +447,7 @@ impl VectorStore {
         let mut top = TopK::new(k);
         // Graph segments first: their hits raise the bar that the flat scan has to clear.
         for seg in segments.iter().filter(|s| s.graph.is_some()) {
-            self.search_graph(seg, query, k, &mut top)?;
+            self.search_graph(seg, query, k, ef, &mut top)?;
         }
         for seg in segments.iter().filter(|s| s.graph.is_none()) {
             self.scan(seg, query, &mut top);
@@ -462,13 +478,20 @@ impl VectorStore {
         }
     }
 
-    fn search_graph(&self, seg: &Segment, query: &[f32], k: usize, top: &mut TopK) -> Result<()> {
+    fn search_graph(
+        &self,
+        seg: &Segment,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        top: &mut TopK,
+    ) -> Result<()> {
         let Some(graph) = &seg.graph else {
             return Ok(());
         };
         let h = &seg.file.header;
         let found = graph
-            .search(query, k, self.options.ef_search)
+            .search(query, k, ef)
             .map_err(|e| Error::Internal(format!("{}: {e}", seg.file.path.display())))?;
         for (row, score) in found {
             if let Some(&chunk_id) = seg.file.ids.get(row) {
@@ -564,7 +587,13 @@ impl VectorStore {
             }
             Err(e) => return Err(e),
         };
-        let graph = match Graph::load(&self.dir, &stem(key), &file.header) {
+        let loaded = if self.options.load_graphs {
+            Graph::load(&self.dir, &stem(key), &file.header)
+        } else {
+            Err(Unavailable::Disabled)
+        };
+        let graph = match loaded {
+            Err(Unavailable::Disabled) => None,
             Ok(g) => Some(g),
             Err(Unavailable::Missing) => {
                 if file.header.count > self.options.hnsw_threshold {
