@@ -34,7 +34,15 @@ fn kernels(c: &mut Criterion) {
 }
 
 /// A store with one segment per size, clustered vectors, and queries near their topics.
-fn store(sizes: &[usize], threshold: usize) -> (tempfile::TempDir, VectorStore, Vec<SegmentKey>, Vec<Vec<f32>>) {
+fn store(
+    sizes: &[usize],
+    threshold: usize,
+) -> (
+    tempfile::TempDir,
+    VectorStore,
+    Vec<SegmentKey>,
+    Vec<Vec<f32>>,
+) {
     let dir = tempfile::tempdir().unwrap();
     let options = VectorOptions {
         hnsw_threshold: threshold,
@@ -55,7 +63,8 @@ fn store(sizes: &[usize], threshold: usize) -> (tempfile::TempDir, VectorStore, 
         store.write_segment(key.0, key.1, &ids, &vectors).unwrap();
         keys.push(key);
         for _ in 0..4 {
-            queries.push(space.query(&mut rng, &topics));
+            let anchor = &vectors[rng.below(n)];
+            queries.push(space.query(&mut rng, anchor));
         }
     }
     store.preload(&keys).unwrap();

@@ -19,13 +19,13 @@
 //! waiting for a core, the CPU figure does not.
 
 use lore::vector::synth::{self, Clustered, Rng};
-use lore::vector::{SegmentKey, VectorHit, VectorOptions, VectorStore};
+use lore::vector::{VectorHit, VectorOptions, VectorStore};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 const DIM: usize = 384;
 const K: usize = 10;
-const EFS: [usize; 10] = [10, 16, 24, 32, 48, 64, 96, 128, 192, 256];
+const EFS: [usize; 12] = [10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -44,7 +44,15 @@ fn main() {
         if uniform { "uniform" } else { "clustered" }
     );
     match args.first().map(String::as_str) {
-        Some("threshold") => threshold(uniform, value("--queries", 200)),
+        Some("threshold") => {
+            let sizes = args
+                .iter()
+                .position(|a| a == "--sizes")
+                .and_then(|i| args.get(i + 1))
+                .map(|v| v.split(',').map(|n| n.parse().expect("sizes")).collect())
+                .unwrap_or_else(|| vec![1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000]);
+            threshold(uniform, value("--queries", 200), sizes)
+        }
         Some("scale") => {
             let total = args
                 .get(1)
@@ -55,7 +63,7 @@ fn main() {
                 total,
                 value("--segments", 100),
                 value("--threshold", defaults.hnsw_threshold),
-                value("--ef", defaults.ef_search),
+                value("--ef", 0),
                 value("--queries", 500),
                 value("--flat-queries", 200),
                 uniform,
@@ -65,12 +73,12 @@ fn main() {
     }
 }
 
-/// A generated source: its pair, chunk ids, vectors and topic centres.
+/// A generated source: its chunk ids, vectors, and a few of its vectors that queries are
+/// asked about.
 struct Source {
-    key: SegmentKey,
     ids: Vec<i64>,
     vectors: Vec<Vec<f32>>,
-    topics: Vec<Vec<f32>>,
+    anchors: Vec<Vec<f32>>,
 }
 
 struct Data {
@@ -91,31 +99,34 @@ impl Data {
     }
 
     /// A source of `n` chunks: about one topic per 100 chunks (a section's worth).
-    fn source(&mut self, key: SegmentKey, first_id: i64, n: usize) -> Source {
+    fn source(&mut self, first_id: i64, n: usize) -> Source {
         let topics = self.space.topics(&mut self.rng, 1 + n / 100);
         let vectors = if self.uniform {
             synth::uniform(&mut self.rng, n, DIM)
         } else {
             self.space.chunks(&mut self.rng, &topics, n)
         };
+        let anchors = (0..20)
+            .map(|_| vectors[self.rng.below(n)].clone())
+            .collect();
         Source {
-            key,
             ids: (first_id..first_id + n as i64).collect(),
             vectors,
-            topics,
+            anchors,
         }
     }
 
-    /// A query near a topic of one of `sources`, picked in proportion to their sizes.
+    /// A query about a passage of one of `sources`, picked in proportion to their sizes.
     fn query(&mut self, sources: &[(usize, Vec<Vec<f32>>)]) -> Vec<f32> {
         if self.uniform {
             return synth::uniform(&mut self.rng, 1, DIM).remove(0);
         }
         let total: usize = sources.iter().map(|s| s.0).sum();
         let mut pick = self.rng.below(total);
-        for (n, topics) in sources {
+        for (n, anchors) in sources {
             if pick < *n {
-                return self.space.query(&mut self.rng, topics);
+                let anchor = &anchors[self.rng.below(anchors.len())];
+                return self.space.query(&mut self.rng, anchor);
             }
             pick -= n;
         }
@@ -123,14 +134,24 @@ impl Data {
     }
 }
 
-fn thread_cpu() -> Duration {
+fn cpu_clock(clock: libc::clockid_t) -> Duration {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: clock_gettime writes one timespec through a valid pointer.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    unsafe { libc::clock_gettime(clock, &mut ts) };
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// CPU time of this thread.
+fn thread_cpu() -> Duration {
+    cpu_clock(libc::CLOCK_THREAD_CPUTIME_ID)
+}
+
+/// CPU time of the whole process (all threads: the graph build runs on rayon's).
+fn process_cpu() -> Duration {
+    cpu_clock(libc::CLOCK_PROCESS_CPUTIME_ID)
 }
 
 /// Latencies of a query run.
@@ -232,7 +253,7 @@ fn rss() -> (u64, u64) {
     (field("RssAnon:"), field("RssFile:"))
 }
 
-fn threshold(uniform: bool, queries: usize) {
+fn threshold(uniform: bool, queries: usize, sizes: Vec<usize>) {
     println!("\n== flat scan vs hnsw, one segment, {queries} queries, recall target 0.95 ==");
     let defaults = VectorOptions::default().graph;
     println!(
@@ -241,17 +262,15 @@ fn threshold(uniform: bool, queries: usize) {
         defaults.ef_construction,
         rayon_threads()
     );
-    for n in [1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000] {
+    for n in sizes {
         let dir = tempfile::tempdir().unwrap();
         let mut data = Data::new(n as u64, uniform);
-        let src = data.source((1, 1), 1, n);
+        let src = data.source(1, n);
         let store = VectorStore::open_with(dir.path(), DIM, options(0, true)).unwrap();
-        let t = Instant::now();
-        store
-            .write_segment(1, 1, &src.ids, &src.vectors)
-            .unwrap();
-        let build = t.elapsed();
-        let topics = vec![(n, src.topics.clone())];
+        let (t, c) = (Instant::now(), process_cpu());
+        store.write_segment(1, 1, &src.ids, &src.vectors).unwrap();
+        let (build, build_cpu) = (t.elapsed(), process_cpu() - c);
+        let topics = vec![(n, src.anchors.clone())];
         let qs: Vec<Vec<f32>> = (0..queries).map(|_| data.query(&topics)).collect();
         drop(src);
         let exact_store = VectorStore::open_with(dir.path(), DIM, options(0, false)).unwrap();
@@ -261,8 +280,9 @@ fn threshold(uniform: bool, queries: usize) {
         exact_store.preload(&[(1, 1)]).unwrap();
         let (exact, flat) = run(&qs, |q| exact_store.search(q, &[(1, 1)], K).unwrap());
         println!(
-            "n {n:>7}: build {:>7.2} s, reload {:>6.3} s | flat {}",
+            "n {n:>7}: build {:>7.2} s (cpu {:>7.2} s), reload {:>6.3} s | flat {}",
             build.as_secs_f64(),
+            build_cpu.as_secs_f64(),
             load.as_secs_f64(),
             flat.show()
         );
@@ -324,44 +344,53 @@ fn scale(
     let in_graphs: usize = sizes.iter().filter(|&&n| n > threshold).sum();
     println!(
         "\n== {total} chunks in {segments} segments (largest {}, smallest {}), threshold \
-         {threshold}: {graphs} segments with a graph hold {in_graphs} chunks; ef {ef} ==",
+         {threshold}: {graphs} segments with a graph hold {in_graphs} chunks; ef {} ==",
         sizes[0],
-        sizes[sizes.len() - 1]
+        sizes[sizes.len() - 1],
+        if ef == 0 {
+            "default".to_string()
+        } else {
+            ef.to_string()
+        }
     );
     let dir = tempfile::tempdir().unwrap();
     let mut data = Data::new(total as u64, uniform);
     let mut topics = Vec::new();
     let mut active = Vec::new();
     let (mut t_flat, mut t_graph, mut t_gen) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let mut cpu_graph = Duration::ZERO;
     {
         let store = VectorStore::open_with(dir.path(), DIM, options(threshold, true)).unwrap();
         let mut next_id = 1;
         for (i, &n) in sizes.iter().enumerate() {
             let key = (i as i64 + 1, 1);
             let t = Instant::now();
-            let src = data.source(key, next_id, n);
+            let src = data.source(next_id, n);
             t_gen += t.elapsed();
             next_id += n as i64;
-            let t = Instant::now();
+            let (t, c) = (Instant::now(), process_cpu());
             store
                 .write_segment(key.0, key.1, &src.ids, &src.vectors)
                 .unwrap();
             if n > threshold {
                 t_graph += t.elapsed();
+                cpu_graph += process_cpu() - c;
             } else {
                 t_flat += t.elapsed();
             }
-            topics.push((n, src.topics));
+            topics.push((n, src.anchors));
             active.push(key);
         }
     }
     println!(
         "write: {:.2} s for flat segments ({:.2} µs/chunk), {:.2} s for graph segments \
-         ({:.1} µs/chunk, graph build on {} threads); data generation {:.1} s",
+         ({:.1} µs/chunk wall, {:.1} µs/chunk cpu, graph build on {} threads); data \
+         generation {:.1} s",
         t_flat.as_secs_f64(),
         t_flat.as_secs_f64() * 1e6 / (total - in_graphs).max(1) as f64,
         t_graph.as_secs_f64(),
         t_graph.as_secs_f64() * 1e6 / in_graphs.max(1) as f64,
+        cpu_graph.as_secs_f64() * 1e6 / in_graphs.max(1) as f64,
         rayon_threads(),
         t_gen.as_secs_f64()
     );
@@ -386,7 +415,13 @@ fn scale(
     store.preload(&active).unwrap();
     let load = t.elapsed();
     let (anon1, file1) = rss();
-    let (got, lat) = run(&qs, |q| store.search_ef(q, &active, K, ef).unwrap());
+    let (got, lat) = run(&qs, |q| {
+        if ef == 0 {
+            store.search(q, &active, K).unwrap()
+        } else {
+            store.search_ef(q, &active, K, ef).unwrap()
+        }
+    });
     let (anon2, file2) = rss();
     let mib = |b: u64| b as f64 / (1 << 20) as f64;
     println!(
@@ -404,7 +439,9 @@ fn scale(
     let exact_store = VectorStore::open_with(dir.path(), DIM, options(threshold, false)).unwrap();
     exact_store.preload(&active).unwrap();
     let n_flat = flat_queries.min(qs.len());
-    let (exact, flat) = run(&qs[..n_flat], |q| exact_store.search(q, &active, K).unwrap());
+    let (exact, flat) = run(&qs[..n_flat], |q| {
+        exact_store.search(q, &active, K).unwrap()
+    });
     println!("all flat  ({n_flat:>4} queries): {}", flat.show());
     println!(
         "threshold ({:>4} queries): {} recall@{K} {:.3}",

@@ -4,11 +4,12 @@
 //! * [`uniform`]: points spread uniformly on the unit sphere. The hardest case for an
 //!   approximate index (in high dimension every point is nearly equidistant from every other),
 //!   and unlike any real embedding set.
-//! * [`Clustered`]: a topic model. Each source has a few topics around global themes, and each
-//!   chunk is its topic's centre plus noise. Real embeddings look like this: chunks of one
-//!   document are close to each other, documents of one domain form clusters, and a question's
-//!   neighbours are far closer than a random chunk. This is the set to judge latency and
-//!   recall with; `uniform` gives the pessimistic bound.
+//! * [`Clustered`]: a model of real embeddings. Global themes; per source a few topics near a
+//!   theme; chunks in reading order that drift from one to the next (consecutive chunks share
+//!   a section and overlap) and jump to another topic at section breaks; queries close to one
+//!   passage. Neighbourhoods are continuous and a question's best passages stand out from the
+//!   rest, as with sentence embedders. This is the set to judge latency and recall with;
+//!   `uniform` gives the pessimistic bound.
 
 /// A small, fast, seeded generator (SplitMix64): reproducible data without a dependency.
 #[derive(Debug, Clone)]
@@ -68,9 +69,8 @@ pub fn uniform(rng: &mut Rng, n: usize, dim: usize) -> Vec<Vec<f32>> {
         .collect()
 }
 
-/// A clustered embedding space: global themes, per-source topics near a theme, chunks near a
-/// topic. The noise levels give chunk–topic cosines around 0.75 and a spread of nearest
-/// neighbour similarities similar to sentence embedders' (0.6–0.9).
+/// A clustered embedding space: global themes, per-source topics near a theme, chunks drifting
+/// around a topic.
 #[derive(Debug, Clone)]
 pub struct Clustered {
     dim: usize,
@@ -95,20 +95,36 @@ impl Clustered {
             .collect()
     }
 
-    /// `n` chunk vectors of a source with the given topics.
+    /// `n` chunk vectors of a source with the given topics, in reading order: each chunk
+    /// drifts a little from the previous one (consecutive chunks share a section, and
+    /// overlap), pulled back towards its section's topic, and every twentieth chunk or so
+    /// starts a new section on another topic. This gives the continuous, locally dense
+    /// structure of real embeddings rather than isolated balls of equidistant points.
     pub fn chunks(&self, rng: &mut Rng, topics: &[Vec<f32>], n: usize) -> Vec<Vec<f32>> {
-        (0..n)
-            .map(|_| {
-                let topic = &topics[rng.below(topics.len())];
-                self.around(rng, topic, 0.9)
-            })
-            .collect()
+        let mut out: Vec<Vec<f32>> = Vec::with_capacity(n);
+        let mut topic = &topics[0];
+        for i in 0..n {
+            let next = if i == 0 || rng.below(20) == 0 {
+                topic = &topics[rng.below(topics.len())];
+                self.around(rng, topic, 0.8)
+            } else {
+                let prev = &out[i - 1];
+                let pulled: Vec<f32> = prev
+                    .iter()
+                    .zip(topic.iter())
+                    .map(|(p, t)| 0.85 * p + 0.15 * t)
+                    .collect();
+                self.around(rng, &pulled, 0.45)
+            };
+            out.push(next);
+        }
+        out
     }
 
-    /// A query: near some source's topic, but farther than its chunks are.
-    pub fn query(&self, rng: &mut Rng, topics: &[Vec<f32>]) -> Vec<f32> {
-        let topic = &topics[rng.below(topics.len())];
-        self.around(rng, topic, 1.1)
+    /// A question about the passage `anchor` (a chunk vector): close to it, and to its
+    /// neighbours, but not a copy (cosine around 0.8).
+    pub fn query(&self, rng: &mut Rng, anchor: &[f32]) -> Vec<f32> {
+        self.around(rng, anchor, 0.75)
     }
 
     /// `centre` plus Gaussian noise whose norm is `spread` times the centre's, normalised.
