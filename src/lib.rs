@@ -22,6 +22,7 @@ pub mod parse;
 pub mod progress;
 pub mod retrieve;
 pub mod store;
+pub mod vector;
 
 pub use config::{ChunkConfig, Config, LimitOverrides, LimitPolicy, SourceLimits};
 pub use error::{Error, Reason, Result};

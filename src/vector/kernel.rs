@@ -1,0 +1,297 @@
+//! Dot-product kernels: AVX-512, AVX2+FMA, and a portable fallback, chosen once at run time.
+//!
+//! Vectors are L2-normalised, so the dot product is the cosine similarity and it is the only
+//! arithmetic the vector index does. The flat scan is a stream of dot products against one
+//! query, so the kernel decides its speed when the matrix is in cache; out of cache, memory
+//! bandwidth does, and any of the SIMD kernels saturates it.
+//!
+//! A [`Kernel`] can only be obtained from [`Kernel::best`] or [`Kernel::available`], which
+//! check the CPU first: that is the invariant that makes calling the `target_feature`
+//! functions sound.
+
+use std::sync::OnceLock;
+
+/// A dot-product implementation that this CPU supports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Kernel(Imp);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Imp {
+    Portable,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+}
+
+impl Kernel {
+    /// The fastest kernel this CPU supports (detected once per process).
+    ///
+    /// `LORE_VECTOR_KERNEL=portable|avx2|avx512` forces a slower one, for benchmarks and for
+    /// ruling the SIMD code out when chasing a bug; an unsupported name is ignored.
+    pub fn best() -> Kernel {
+        static BEST: OnceLock<Kernel> = OnceLock::new();
+        *BEST.get_or_init(|| {
+            let available = Kernel::available();
+            let forced = std::env::var("LORE_VECTOR_KERNEL").ok();
+            let chosen = forced
+                .as_deref()
+                .and_then(|name| available.iter().copied().find(|k| k.name() == name))
+                .or_else(|| available.last().copied())
+                .unwrap_or(Kernel(Imp::Portable));
+            tracing::debug!(kernel = chosen.name(), "vector dot-product kernel");
+            chosen
+        })
+    }
+
+    /// Every kernel this CPU supports, slowest first.
+    pub fn available() -> Vec<Kernel> {
+        #[allow(unused_mut)]
+        let mut kernels = vec![Kernel(Imp::Portable)];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                kernels.push(Kernel(Imp::Avx2));
+            }
+            if is_x86_feature_detected!("avx512f") {
+                kernels.push(Kernel(Imp::Avx512));
+            }
+        }
+        kernels
+    }
+
+    pub fn name(self) -> &'static str {
+        match self.0 {
+            Imp::Portable => "portable",
+            #[cfg(target_arch = "x86_64")]
+            Imp::Avx2 => "avx2",
+            #[cfg(target_arch = "x86_64")]
+            Imp::Avx512 => "avx512",
+        }
+    }
+
+    /// The dot product of `a` and `b` over their common length.
+    #[inline]
+    pub fn dot(self, a: &[f32], b: &[f32]) -> f32 {
+        debug_assert_eq!(a.len(), b.len());
+        match self.0 {
+            Imp::Portable => dot_portable(a, b),
+            // SAFETY: a `Kernel` holding `Avx2`/`Avx512` is only built by `available` after the
+            // CPU reported the features these functions are compiled for.
+            #[cfg(target_arch = "x86_64")]
+            Imp::Avx2 => unsafe { x86::dot_avx2(a, b) },
+            #[cfg(target_arch = "x86_64")]
+            Imp::Avx512 => unsafe { x86::dot_avx512(a, b) },
+        }
+    }
+
+    /// `out[i] = dot(row i of rows, query)` for the `out.len()` rows of `dim` floats in `rows`.
+    ///
+    /// One call per block of rows keeps the dispatch out of the inner loop and lets the
+    /// compiler inline the SIMD dot product into the row loop.
+    pub fn dots(self, rows: &[f32], dim: usize, query: &[f32], out: &mut [f32]) {
+        let n = out.len().min(rows.len() / dim.max(1));
+        let query = &query[..dim.min(query.len())];
+        match self.0 {
+            Imp::Portable => {
+                for (o, row) in out[..n].iter_mut().zip(rows.chunks_exact(dim)) {
+                    *o = dot_portable(row, query);
+                }
+            }
+            // SAFETY: as in `dot`.
+            #[cfg(target_arch = "x86_64")]
+            Imp::Avx2 => unsafe { x86::dots_avx2(rows, dim, query, &mut out[..n]) },
+            #[cfg(target_arch = "x86_64")]
+            Imp::Avx512 => unsafe { x86::dots_avx512(rows, dim, query, &mut out[..n]) },
+        }
+    }
+}
+
+/// Sixteen independent partial sums, so the compiler can vectorise without reassociating
+/// floating-point additions (which it may not do on its own).
+fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
+    const LANES: usize = 16;
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0f32; LANES];
+    let mut ca = a.chunks_exact(LANES);
+    let mut cb = b.chunks_exact(LANES);
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        for i in 0..LANES {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    let mut sum: f32 = acc.iter().sum();
+    for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
+        sum += x * y;
+    }
+    sum
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    /// AVX2 + FMA dot product: four 8-lane accumulators hide the FMA latency.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    pub unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let mut acc0 = _mm256_setzero_ps();
+        let mut acc1 = _mm256_setzero_ps();
+        let mut acc2 = _mm256_setzero_ps();
+        let mut acc3 = _mm256_setzero_ps();
+        let mut i = 0;
+        // SAFETY (all loads below): every load reads 8 floats at an index `i` with
+        // `i + 8 <= n`, and `n` is the length of both slices. Unaligned loads are used.
+        while i + 32 <= n {
+            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc0);
+            acc1 = _mm256_fmadd_ps(
+                _mm256_loadu_ps(pa.add(i + 8)),
+                _mm256_loadu_ps(pb.add(i + 8)),
+                acc1,
+            );
+            acc2 = _mm256_fmadd_ps(
+                _mm256_loadu_ps(pa.add(i + 16)),
+                _mm256_loadu_ps(pb.add(i + 16)),
+                acc2,
+            );
+            acc3 = _mm256_fmadd_ps(
+                _mm256_loadu_ps(pa.add(i + 24)),
+                _mm256_loadu_ps(pb.add(i + 24)),
+                acc3,
+            );
+            i += 32;
+        }
+        while i + 8 <= n {
+            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc0);
+            i += 8;
+        }
+        let acc = _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
+        let s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 0b01));
+        let mut sum = _mm_cvtss_f32(s);
+        while i < n {
+            sum += a[i] * b[i];
+            i += 1;
+        }
+        sum
+    }
+
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dots_avx2(rows: &[f32], dim: usize, query: &[f32], out: &mut [f32]) {
+        for (o, row) in out.iter_mut().zip(rows.chunks_exact(dim)) {
+            *o = dot_avx2(row, query);
+        }
+    }
+
+    /// AVX-512 dot product: four 16-lane accumulators, and a masked load for the tail so no
+    /// scalar loop is needed.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    pub unsafe fn dot_avx512(a: &[f32], b: &[f32]) -> f32 {
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let mut acc0 = _mm512_setzero_ps();
+        let mut acc1 = _mm512_setzero_ps();
+        let mut acc2 = _mm512_setzero_ps();
+        let mut acc3 = _mm512_setzero_ps();
+        let mut i = 0;
+        // SAFETY (all loads below): full loads read 16 floats at `i` with `i + 16 <= n`; the
+        // masked tail load only touches the `n - i < 16` lanes whose mask bit is set, all
+        // inside both slices.
+        while i + 64 <= n {
+            acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i)), acc0);
+            acc1 = _mm512_fmadd_ps(
+                _mm512_loadu_ps(pa.add(i + 16)),
+                _mm512_loadu_ps(pb.add(i + 16)),
+                acc1,
+            );
+            acc2 = _mm512_fmadd_ps(
+                _mm512_loadu_ps(pa.add(i + 32)),
+                _mm512_loadu_ps(pb.add(i + 32)),
+                acc2,
+            );
+            acc3 = _mm512_fmadd_ps(
+                _mm512_loadu_ps(pa.add(i + 48)),
+                _mm512_loadu_ps(pb.add(i + 48)),
+                acc3,
+            );
+            i += 64;
+        }
+        while i + 16 <= n {
+            acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i)), acc0);
+            i += 16;
+        }
+        if i < n {
+            let mask: __mmask16 = ((1u32 << (n - i)) - 1) as __mmask16;
+            acc1 = _mm512_fmadd_ps(
+                _mm512_maskz_loadu_ps(mask, pa.add(i)),
+                _mm512_maskz_loadu_ps(mask, pb.add(i)),
+                acc1,
+            );
+        }
+        _mm512_reduce_add_ps(_mm512_add_ps(
+            _mm512_add_ps(acc0, acc1),
+            _mm512_add_ps(acc2, acc3),
+        ))
+    }
+
+    /// # Safety
+    /// The CPU must support AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn dots_avx512(rows: &[f32], dim: usize, query: &[f32], out: &mut [f32]) {
+        for (o, row) in out.iter_mut().zip(rows.chunks_exact(dim)) {
+            *o = dot_avx512(row, query);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(a: &[f32], b: &[f32]) -> f64 {
+        a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum()
+    }
+
+    #[test]
+    fn every_kernel_matches_the_naive_dot_product_at_every_length() {
+        let mut rng = super::super::synth::Rng::new(7);
+        for len in (0..70).chain([383, 384, 385, 768, 1024]) {
+            let a: Vec<f32> = (0..len).map(|_| rng.next_f32() - 0.5).collect();
+            let b: Vec<f32> = (0..len).map(|_| rng.next_f32() - 0.5).collect();
+            let want = naive(&a, &b);
+            for k in Kernel::available() {
+                let got = k.dot(&a, &b) as f64;
+                assert!((got - want).abs() < 1e-4, "{} len {len}", k.name());
+            }
+        }
+    }
+
+    #[test]
+    fn dots_scores_each_row() {
+        let mut rng = super::super::synth::Rng::new(8);
+        let dim = 37;
+        let rows: Vec<f32> = (0..dim * 5).map(|_| rng.next_f32()).collect();
+        let q: Vec<f32> = (0..dim).map(|_| rng.next_f32()).collect();
+        for k in Kernel::available() {
+            let mut out = [0f32; 5];
+            k.dots(&rows, dim, &q, &mut out);
+            for (i, o) in out.iter().enumerate() {
+                let want = naive(&rows[i * dim..(i + 1) * dim], &q);
+                assert!((*o as f64 - want).abs() < 1e-4, "{}", k.name());
+            }
+        }
+    }
+}

@@ -1,0 +1,833 @@
+//! Vector index: the embeddings of one knowledge base, one immutable segment per
+//! `(source, version)`, searched by cosine similarity over the active pairs only.
+//!
+//! It mirrors the full-text index's rule (see `ARCHITECTURE.md`, "versions as immutable
+//! segments"): the store never decides what is visible. A search names the `(source, version)`
+//! pairs the catalog says are active, so publish, revert, enable and disable need no write
+//! here, and a segment written by a version that never got published is simply never asked
+//! for (and later garbage-collected by [`VectorStore::retain`]).
+//!
+//! # Files (in `kbs/<id>/vectors/`)
+//!
+//! ```text
+//! s<source>-v<version>.vec          the segment: chunk ids + f32 matrix (see `segment`)
+//! s<source>-v<version>.hnsw.graph   hnsw graph dump, for segments above the threshold
+//! s<source>-v<version>.hnsw.data    hnsw data dump (memory-mapped on reload)
+//! s<source>-v<version>.hnsw.sum     manifest binding the dump to the segment; written last
+//! .tmp-*                            in-flight writes; left behind only by a crash
+//! ```
+//!
+//! Every file is written under a `.tmp-` name, fsynced and renamed, and the folder is fsynced
+//! after the renames, so a crash leaves either the old state or the new one, plus temporaries
+//! that `retain` removes. A segment whose graph is missing or does not match is still
+//! searched, exactly, by the flat scan (with a warning).
+//!
+//! # Search
+//!
+//! Segments with at most [`VectorOptions::hnsw_threshold`] vectors are scanned exactly: a
+//! SIMD dot product per row ([`Kernel`]) over the memory-mapped matrix, feeding one top-k heap
+//! shared by all segments (so later segments are mostly rejected by a single comparison).
+//! Larger segments are searched with their hnsw graph (`k` results each, `ef_search` wide) and
+//! merged into the same heap. Ties are broken by `(source, version, chunk)` so results are
+//! deterministic.
+//!
+//! Cost: the scan is bound by memory bandwidth (1.5 KB per 384-dim vector: ~55 ns per vector
+//! in cache, ~110 ns from memory); a graph search costs 0.05–0.2 ms per segment whatever its
+//! size. So a query's cost grows with the number of active segments as much as with the
+//! number of chunks; `examples/vector_bench.rs` has the figures.
+//!
+//! # Memory and caching policy: load on first use, keep until deleted
+//!
+//! A segment is opened the first time a search names it, and stays loaded until
+//! `delete_segment` or `retain` removes it (or the store is dropped). Only active versions are
+//! searched, plus the odd reverted one, so the resident set is the active set. What "loaded"
+//! costs:
+//! * flat segments: the chunk ids (8 bytes per vector) on the heap; the matrix is a memory
+//!   map, so its pages live in the OS page cache, shared between processes and reclaimable;
+//! * hnsw segments: hnsw_rs's graph on the heap (pointer-based: about 1.1 KB per vector at 16
+//!   connections, measured) and its data dump memory-mapped (the segment's own matrix is then
+//!   mapped but not touched).
+//!
+//! No LRU: evicting an active segment would only move its load cost onto some user's query.
+//! [`VectorStore::preload`] loads the active set up front (at server start).
+//!
+//! # Concurrency
+//!
+//! `search` takes `&self` and runs from any number of threads: loaded segments are shared
+//! `Arc`s behind an `RwLock` held only to look them up; a segment is loaded by one thread
+//! while others that need the same one wait for it. Writes (`write_segment`,
+//! `delete_segment`, `retain`) are serialised by a mutex. Across processes, only the holder of
+//! the knowledge base's ingest lock writes; readers in other processes are safe because files
+//! are replaced by rename, never modified, and graphs are loaded from private hard links.
+
+mod checksum;
+mod graph;
+mod kernel;
+mod segment;
+#[doc(hidden)]
+pub mod synth;
+
+pub use graph::GraphParams;
+pub use kernel::Kernel;
+
+use crate::error::{Error, Result};
+use graph::{Graph, Unavailable};
+use segment::SegmentFile;
+use serde::Serialize;
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Prefix of every temporary file or folder in the vectors folder.
+pub(crate) const TMP_PREFIX: &str = ".tmp-";
+
+/// Largest accepted dimension; anything above is a configuration error.
+const MAX_DIM: usize = 1 << 16;
+
+/// Tolerance on `|‖v‖² − 1|` for stored vectors: normalisation in f32 (or from f16) is off by
+/// far less; a larger error means the caller forgot to normalise, and cosine would be wrong.
+const NORM_TOLERANCE: f32 = 1e-2;
+
+/// The hnsw search width is at least `count / EF_PER_VECTORS` for a segment of `count`
+/// vectors (see `search_graph`).
+const EF_PER_VECTORS: usize = 256;
+
+/// A `(source_id, version)` pair.
+pub type SegmentKey = (i64, u32);
+
+/// Tuning of a [`VectorStore`]. The defaults come from `examples/vector_bench.rs` (384
+/// dimensions, clustered data, one core); see `ARCHITECTURE.md`.
+#[derive(Debug, Clone)]
+pub struct VectorOptions {
+    /// Segments with more vectors than this get an hnsw graph; smaller ones are scanned.
+    pub hnsw_threshold: usize,
+    /// Graph construction parameters.
+    pub graph: GraphParams,
+    /// Candidate list size of an hnsw search; at least `k`, and at least 1/256 of the
+    /// segment's vectors are used.
+    pub ef_search: usize,
+    /// Load and use the hnsw graphs. `false` scans every segment exactly: the reference for
+    /// measuring recall, or a way to rule the graphs out.
+    pub load_graphs: bool,
+    /// Temporary files younger than this are in-flight writes (maybe of another process) and
+    /// are left alone by [`VectorStore::retain`].
+    pub temp_grace: Duration,
+}
+
+impl Default for VectorOptions {
+    fn default() -> Self {
+        VectorOptions {
+            hnsw_threshold: 1_000,
+            graph: GraphParams {
+                max_connections: 16,
+                ef_construction: 100,
+            },
+            ef_search: 32,
+            load_graphs: true,
+            temp_grace: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// One result of a vector search.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct VectorHit {
+    pub chunk_id: i64,
+    pub source_id: i64,
+    pub version: u32,
+    /// Cosine similarity (dot product of unit vectors), in [-1, 1].
+    pub score: f32,
+}
+
+/// What a loaded segment is, for introspection and benchmarks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentInfo {
+    pub source_id: i64,
+    pub version: u32,
+    pub count: usize,
+    /// Searched through its hnsw graph (else by the flat scan).
+    pub graph: bool,
+}
+
+/// A loaded segment.
+struct Segment {
+    file: SegmentFile,
+    graph: Option<Graph>,
+}
+
+/// The vector index of one knowledge base. See the module documentation.
+pub struct VectorStore {
+    dir: PathBuf,
+    dim: usize,
+    options: VectorOptions,
+    kernel: Kernel,
+    loaded: RwLock<HashMap<SegmentKey, Arc<Segment>>>,
+    /// Per-segment locks: one loader per segment, and no load racing its own rewrite.
+    key_locks: Mutex<HashMap<SegmentKey, Arc<Mutex<()>>>>,
+    writer: Mutex<()>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic elsewhere cannot leave these maps or unit values inconsistent.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl VectorStore {
+    /// Opens (creating if needed) the vector folder `dir` for vectors of `dim` dimensions.
+    pub fn open(dir: impl AsRef<Path>, dim: usize) -> Result<VectorStore> {
+        Self::open_with(dir, dim, VectorOptions::default())
+    }
+
+    pub fn open_with(
+        dir: impl AsRef<Path>,
+        dim: usize,
+        options: VectorOptions,
+    ) -> Result<VectorStore> {
+        let dir = dir.as_ref().to_path_buf();
+        if dim == 0 || dim > MAX_DIM {
+            return Err(Error::Internal(format!(
+                "vector dimension {dim} is out of range (1..={MAX_DIM})"
+            )));
+        }
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::storage(format!("creating {}", dir.display()), e))?;
+        Ok(VectorStore {
+            dir,
+            dim,
+            options,
+            kernel: Kernel::best(),
+            loaded: RwLock::new(HashMap::new()),
+            key_locks: Mutex::new(HashMap::new()),
+            writer: Mutex::new(()),
+        })
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    pub fn options(&self) -> &VectorOptions {
+        &self.options
+    }
+
+    fn segment_path(&self, key: SegmentKey) -> PathBuf {
+        self.dir.join(format!("{}.vec", stem(key)))
+    }
+
+    /// Writes the segment of one version: `vectors[i]` is the embedding of `chunk_ids[i]`,
+    /// L2-normalised by the caller. Replaces an existing segment of the same pair. Segments
+    /// above the threshold also get their hnsw graph built (on the rayon pool) and dumped.
+    pub fn write_segment(
+        &self,
+        source_id: i64,
+        version: u32,
+        chunk_ids: &[i64],
+        vectors: &[Vec<f32>],
+    ) -> Result<()> {
+        let key = (source_id, version);
+        self.check_vectors(key, chunk_ids, vectors)?;
+        let _writer = lock(&self.writer);
+        let started = Instant::now();
+        let stem = stem(key);
+        let built = if vectors.len() > self.options.hnsw_threshold {
+            Some(graph::build(vectors, self.options.graph)?)
+        } else {
+            None
+        };
+        let build_time = started.elapsed();
+        let tmp = tempfile::Builder::new()
+            .prefix(TMP_PREFIX)
+            .tempfile_in(&self.dir)
+            .map_err(|e| self.storage_err("creating a temporary file in", &self.dir, e))?;
+        let path = self.segment_path(key);
+        let header = segment::write(
+            tmp.as_file(),
+            source_id,
+            version,
+            self.dim,
+            chunk_ids,
+            vectors,
+        )
+        .map_err(|e| self.storage_err("writing", &path, e))?;
+        let pending = match &built {
+            Some(hnsw) => Some(graph::dump_to_temp(hnsw, &self.dir)?),
+            None => None,
+        };
+        drop(built);
+
+        self.with_key(key, || -> Result<()> {
+            let (graph_path, data_path, sum_path) = graph::dump_paths(&self.dir, &stem);
+            // The manifest goes first: an old dump must never be matched with the new segment.
+            remove_if_exists(&sum_path)?;
+            tmp.persist(&path)
+                .map_err(|e| self.storage_err("saving", &path, e.error))?;
+            match pending {
+                Some(dump) => dump.install(&self.dir, &stem, &header)?,
+                None => {
+                    remove_if_exists(&graph_path)?;
+                    remove_if_exists(&data_path)?;
+                }
+            }
+            sync_dir(&self.dir)?;
+            self.unload(key);
+            Ok(())
+        })?;
+        tracing::debug!(
+            source_id,
+            version,
+            vectors = vectors.len(),
+            graph = header.count > self.options.hnsw_threshold,
+            graph_ms = build_time.as_millis() as u64,
+            total_ms = started.elapsed().as_millis() as u64,
+            "vector segment written"
+        );
+        Ok(())
+    }
+
+    fn check_vectors(
+        &self,
+        key: SegmentKey,
+        chunk_ids: &[i64],
+        vectors: &[Vec<f32>],
+    ) -> Result<()> {
+        let bad = |what: String| {
+            Error::Internal(format!(
+                "vectors of source {} version {}: {what}",
+                key.0, key.1
+            ))
+        };
+        if chunk_ids.len() != vectors.len() {
+            return Err(bad(format!(
+                "{} chunk ids for {} vectors",
+                chunk_ids.len(),
+                vectors.len()
+            )));
+        }
+        for (i, v) in vectors.iter().enumerate() {
+            if v.len() != self.dim {
+                return Err(bad(format!(
+                    "vector {i} has {} dimensions, the store {}",
+                    v.len(),
+                    self.dim
+                )));
+            }
+            if !v.iter().all(|x| x.is_finite()) {
+                return Err(bad(format!("vector {i} has a NaN or infinite value")));
+            }
+            let norm2: f32 = v.iter().map(|x| x * x).sum();
+            if (norm2 - 1.0).abs() > NORM_TOLERANCE {
+                return Err(bad(format!(
+                    "vector {i} is not L2-normalised (norm {})",
+                    norm2.sqrt()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes the files of one segment (a no-op if it has none).
+    pub fn delete_segment(&self, source_id: i64, version: u32) -> Result<()> {
+        let key = (source_id, version);
+        let _writer = lock(&self.writer);
+        self.with_key(key, || {
+            let (graph_path, data_path, sum_path) = graph::dump_paths(&self.dir, &stem(key));
+            for path in [sum_path, self.segment_path(key), graph_path, data_path] {
+                remove_if_exists(&path)?;
+            }
+            sync_dir(&self.dir)?;
+            self.unload(key);
+            Ok(())
+        })
+    }
+
+    /// The segments on disk, sorted.
+    pub fn segments(&self) -> Result<Vec<SegmentKey>> {
+        let mut keys: Vec<SegmentKey> = self
+            .list()?
+            .into_iter()
+            .filter_map(|(name, _)| match parse_name(&name) {
+                Some((key, FileKind::Segment)) => Some(key),
+                _ => None,
+            })
+            .collect();
+        keys.sort_unstable();
+        Ok(keys)
+    }
+
+    /// Garbage collection: deletes every segment (with its graph) whose pair is not in `keep`,
+    /// graph files without a kept segment, and temporaries older than
+    /// [`VectorOptions::temp_grace`] (a crash's leftovers). Files it does not recognise are
+    /// left alone. Returns how many segments were deleted.
+    pub fn retain(&self, keep: &HashSet<SegmentKey>) -> Result<usize> {
+        let _writer = lock(&self.writer);
+        let now = SystemTime::now();
+        let mut segments = 0;
+        let mut removed_any = false;
+        for (name, path) in self.list()? {
+            if name.starts_with(TMP_PREFIX) {
+                let age = std::fs::symlink_metadata(&path)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| now.duration_since(t).ok());
+                // An unreadable time is treated as old: it cannot belong to a live write that
+                // is still writing to it.
+                if age.is_none_or(|age| age >= self.options.temp_grace) {
+                    tracing::debug!(file = %path.display(), "removing a stale temporary");
+                    remove_any(&path)?;
+                    removed_any = true;
+                }
+                continue;
+            }
+            let Some((key, kind)) = parse_name(&name) else {
+                continue;
+            };
+            if keep.contains(&key) {
+                continue;
+            }
+            self.with_key(key, || {
+                self.unload(key);
+                remove_if_exists(&path)
+            })?;
+            removed_any = true;
+            if kind == FileKind::Segment {
+                segments += 1;
+            }
+        }
+        if removed_any {
+            sync_dir(&self.dir)?;
+        }
+        Ok(segments)
+    }
+
+    /// Loads the given segments now, so that the first searches do not pay for it.
+    pub fn preload(&self, active: &[SegmentKey]) -> Result<()> {
+        self.resolve(active).map(drop)
+    }
+
+    /// The segments currently loaded.
+    pub fn loaded(&self) -> Vec<SegmentInfo> {
+        let loaded = self.loaded.read().unwrap_or_else(PoisonError::into_inner);
+        let mut v: Vec<SegmentInfo> = loaded
+            .values()
+            .map(|s| SegmentInfo {
+                source_id: s.file.header.source_id,
+                version: s.file.header.version,
+                count: s.file.header.count,
+                graph: s.graph.is_some(),
+            })
+            .collect();
+        v.sort_by_key(|s| (s.source_id, s.version));
+        v
+    }
+
+    /// The `k` chunks most similar to `query` (L2-normalised, `dim` long) among the segments
+    /// of the `active` pairs, best first. Pairs without a segment contribute nothing (a
+    /// version indexed before embeddings were enabled, say).
+    pub fn search(&self, query: &[f32], active: &[SegmentKey], k: usize) -> Result<Vec<VectorHit>> {
+        self.search_inner(query, active, k, None)
+    }
+
+    /// [`VectorStore::search`] with an explicit hnsw candidate list size `ef` for every graph
+    /// (at least `k` is used), instead of `ef_search` grown with the segment's size: larger is
+    /// slower and finds more of the true neighbours.
+    pub fn search_ef(
+        &self,
+        query: &[f32],
+        active: &[SegmentKey],
+        k: usize,
+        ef: usize,
+    ) -> Result<Vec<VectorHit>> {
+        self.search_inner(query, active, k, Some(ef))
+    }
+
+    fn search_inner(
+        &self,
+        query: &[f32],
+        active: &[SegmentKey],
+        k: usize,
+        ef: Option<usize>,
+    ) -> Result<Vec<VectorHit>> {
+        if query.len() != self.dim {
+            return Err(Error::Internal(format!(
+                "query vector has {} dimensions, the store {}",
+                query.len(),
+                self.dim
+            )));
+        }
+        if !query.iter().all(|x| x.is_finite()) {
+            return Err(Error::Internal(
+                "query vector has a NaN or infinite value".into(),
+            ));
+        }
+        if k == 0 || active.is_empty() {
+            return Ok(Vec::new());
+        }
+        let segments = self.resolve(active)?;
+        let mut top = TopK::new(k);
+        // Graph segments first: their hits raise the bar that the flat scan has to clear.
+        for seg in segments.iter().filter(|s| s.graph.is_some()) {
+            self.search_graph(seg, query, k, ef, &mut top)?;
+        }
+        for seg in segments.iter().filter(|s| s.graph.is_none()) {
+            self.scan(seg, query, &mut top);
+        }
+        Ok(top.into_sorted())
+    }
+
+    /// Exact search of one segment by the flat scan.
+    fn scan(&self, seg: &Segment, query: &[f32], top: &mut TopK) {
+        const BLOCK: usize = 128;
+        let dim = self.dim;
+        let h = &seg.file.header;
+        let mut scores = [0f32; BLOCK];
+        let rows = seg.file.matrix().chunks(BLOCK * dim);
+        for (ids, rows) in seg.file.ids.chunks(BLOCK).zip(rows) {
+            let scores = &mut scores[..ids.len()];
+            self.kernel.dots(rows, dim, query, scores);
+            for (&chunk_id, &score) in ids.iter().zip(scores.iter()) {
+                if top.admits(score) {
+                    top.push(VectorHit {
+                        chunk_id,
+                        source_id: h.source_id,
+                        version: h.version,
+                        score,
+                    });
+                }
+            }
+        }
+    }
+
+    fn search_graph(
+        &self,
+        seg: &Segment,
+        query: &[f32],
+        k: usize,
+        ef: Option<usize>,
+        top: &mut TopK,
+    ) -> Result<()> {
+        let Some(graph) = &seg.graph else {
+            return Ok(());
+        };
+        let h = &seg.file.header;
+        // Large graphs need a wider search for the same recall (measured: ef 24 reaches 0.95
+        // at 20k vectors, 50k needs ~190); growing ef with the segment keeps recall flat.
+        let ef = ef.unwrap_or_else(|| self.options.ef_search.max(h.count / EF_PER_VECTORS));
+        let found = graph
+            .search(query, k, ef)
+            .map_err(|e| Error::Internal(format!("{}: {e}", seg.file.path.display())))?;
+        for (row, score) in found {
+            if let Some(&chunk_id) = seg.file.ids.get(row) {
+                top.push(VectorHit {
+                    chunk_id,
+                    source_id: h.source_id,
+                    version: h.version,
+                    score,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The loaded segments of `active` (deduplicated), loading the missing ones.
+    fn resolve(&self, active: &[SegmentKey]) -> Result<Vec<Arc<Segment>>> {
+        let mut keys = active.to_vec();
+        keys.sort_unstable();
+        keys.dedup();
+        let mut found = Vec::with_capacity(keys.len());
+        let mut missing = Vec::new();
+        {
+            let loaded = self.loaded.read().unwrap_or_else(PoisonError::into_inner);
+            for key in keys {
+                match loaded.get(&key) {
+                    Some(seg) => found.push(Arc::clone(seg)),
+                    None => missing.push(key),
+                }
+            }
+        }
+        for key in missing {
+            if let Some(seg) = self.load(key)? {
+                found.push(seg);
+            }
+        }
+        Ok(found)
+    }
+
+    fn unload(&self, key: SegmentKey) {
+        self.loaded
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&key);
+    }
+
+    /// Runs `f` holding the segment's lock, then forgets the lock if nobody else holds it.
+    fn with_key<R>(&self, key: SegmentKey, f: impl FnOnce() -> R) -> R {
+        let key_lock = Arc::clone(lock(&self.key_locks).entry(key).or_default());
+        let result = {
+            let _key = lock(&key_lock);
+            f()
+        };
+        let mut locks = lock(&self.key_locks);
+        // One reference in the map, one here: no thread is waiting for it.
+        if Arc::strong_count(&key_lock) == 2 {
+            locks.remove(&key);
+        }
+        result
+    }
+
+    /// Loads one segment; `None` when it has no file.
+    fn load(&self, key: SegmentKey) -> Result<Option<Arc<Segment>>> {
+        self.with_key(key, || {
+            let cached = self
+                .loaded
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&key)
+                .cloned();
+            if cached.is_some() {
+                return Ok(cached);
+            }
+            let Some(seg) = self.open_segment(key)? else {
+                return Ok(None);
+            };
+            let seg = Arc::new(seg);
+            self.loaded
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(key, Arc::clone(&seg));
+            Ok(Some(seg))
+        })
+    }
+
+    fn open_segment(&self, key: SegmentKey) -> Result<Option<Segment>> {
+        let started = Instant::now();
+        let path = self.segment_path(key);
+        let file = match SegmentFile::open(&path, self.dim, key) {
+            Ok(f) => f,
+            Err(Error::Storage { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                tracing::debug!(source_id = key.0, version = key.1, "no vector segment");
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let loaded = if self.options.load_graphs {
+            Graph::load(&self.dir, &stem(key), &file.header)
+        } else {
+            Err(Unavailable::Disabled)
+        };
+        let graph = match loaded {
+            Err(Unavailable::Disabled) => None,
+            Ok(g) => Some(g),
+            Err(Unavailable::Missing) => {
+                if file.header.count > self.options.hnsw_threshold {
+                    tracing::warn!(
+                        segment = %path.display(),
+                        vectors = file.header.count,
+                        "hnsw dump missing; searching this segment by flat scan"
+                    );
+                }
+                None
+            }
+            Err(Unavailable::Invalid(why)) => {
+                tracing::warn!(
+                    segment = %path.display(),
+                    reason = %why,
+                    "hnsw dump unusable; searching this segment by flat scan"
+                );
+                None
+            }
+        };
+        if graph.is_none() {
+            file.verify_matrix()?;
+        }
+        tracing::debug!(
+            segment = %path.display(),
+            vectors = file.header.count,
+            graph = graph.is_some(),
+            ms = started.elapsed().as_millis() as u64,
+            "vector segment loaded"
+        );
+        Ok(Some(Segment { file, graph }))
+    }
+
+    fn list(&self) -> Result<Vec<(String, PathBuf)>> {
+        let entries =
+            std::fs::read_dir(&self.dir).map_err(|e| self.storage_err("listing", &self.dir, e))?;
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| self.storage_err("listing", &self.dir, e))?;
+            if let Some(name) = entry.file_name().to_str() {
+                out.push((name.to_string(), entry.path()));
+            }
+        }
+        Ok(out)
+    }
+
+    fn storage_err(&self, what: &str, path: &Path, e: std::io::Error) -> Error {
+        Error::storage(format!("{what} {}", path.display()), e)
+    }
+}
+
+/// The base name of a segment's files.
+fn stem((source_id, version): SegmentKey) -> String {
+    format!("s{source_id}-v{version}")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FileKind {
+    Segment,
+    Graph,
+}
+
+/// Parses a file name of the vectors folder into its pair and kind.
+fn parse_name(name: &str) -> Option<(SegmentKey, FileKind)> {
+    let (stem, kind) = if let Some(s) = name.strip_suffix(".vec") {
+        (s, FileKind::Segment)
+    } else if let Some(s) = [".hnsw.graph", ".hnsw.data", ".hnsw.sum"]
+        .iter()
+        .find_map(|ext| name.strip_suffix(ext))
+    {
+        (s, FileKind::Graph)
+    } else {
+        return None;
+    };
+    let (source, version) = stem.strip_prefix('s')?.rsplit_once("-v")?;
+    let key = (source.parse().ok()?, version.parse().ok()?);
+    // Only names this module writes: "s01-v2" or "s+1-v2" would parse but are not ours.
+    (self::stem(key) == stem).then_some((key, kind))
+}
+
+/// Writes `bytes` to `path` through a temporary file in `dir`: write, fsync, rename.
+pub(crate) fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut tmp = tempfile::Builder::new()
+        .prefix(TMP_PREFIX)
+        .tempfile_in(dir)
+        .map_err(|e| {
+            Error::storage(format!("creating a temporary file in {}", dir.display()), e)
+        })?;
+    tmp.write_all(bytes)
+        .and_then(|_| tmp.as_file().sync_all())
+        .map_err(|e| Error::storage(format!("writing {}", path.display()), e))?;
+    tmp.persist(path)
+        .map_err(|e| Error::storage(format!("saving {}", path.display()), e.error))?;
+    Ok(())
+}
+
+fn remove_if_exists(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::storage(format!("removing {}", path.display()), e)),
+    }
+}
+
+/// Removes a file or a whole folder (a crashed dump's temporary folder).
+fn remove_any(path: &Path) -> Result<()> {
+    let is_dir = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir());
+    let result = if is_dir {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    };
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::storage(format!("removing {}", path.display()), e)),
+    }
+}
+
+/// Makes renames and deletions in `dir` durable.
+fn sync_dir(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| Error::storage(format!("syncing {}", dir.display()), e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// The best `k` hits seen so far: a min-heap whose top is the worst kept hit.
+struct TopK {
+    k: usize,
+    heap: BinaryHeap<Reverse<Ranked>>,
+}
+
+/// A hit ordered by quality: higher score, then lower `(source, version, chunk)`.
+#[derive(Clone, Copy)]
+struct Ranked(VectorHit);
+
+impl Ranked {
+    fn tie_key(&self) -> (i64, u32, i64) {
+        (self.0.source_id, self.0.version, self.0.chunk_id)
+    }
+}
+
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0
+            .score
+            .total_cmp(&other.0.score)
+            .then_with(|| other.tie_key().cmp(&self.tie_key()))
+    }
+}
+
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Ranked {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Ranked {}
+
+impl TopK {
+    fn new(k: usize) -> TopK {
+        TopK {
+            k,
+            heap: BinaryHeap::with_capacity(k + 1),
+        }
+    }
+
+    /// Cheap pre-check: could a hit with this score enter?
+    #[inline]
+    fn admits(&self, score: f32) -> bool {
+        self.heap.len() < self.k
+            || self
+                .heap
+                .peek()
+                .is_some_and(|Reverse(worst)| score >= worst.0.score)
+    }
+
+    fn push(&mut self, hit: VectorHit) {
+        let hit = Ranked(hit);
+        if self.heap.len() < self.k {
+            self.heap.push(Reverse(hit));
+        } else if let Some(mut worst) = self.heap.peek_mut() {
+            if hit > worst.0 {
+                *worst = Reverse(hit);
+            }
+        }
+    }
+
+    fn into_sorted(self) -> Vec<VectorHit> {
+        // Ascending order of `Reverse` is best first.
+        self.heap
+            .into_sorted_vec()
+            .into_iter()
+            .map(|Reverse(r)| r.0)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;
