@@ -159,8 +159,17 @@ impl QuantRows {
 /// adds, so the loop vectorizes on every target (`f32::round` would be a libm call).
 #[inline(always)]
 fn round_fast(x: f32) -> f32 {
-    const MAGIC: f32 = 12_582_912.0;
     (x + MAGIC) - MAGIC
+}
+
+const MAGIC: f32 = 12_582_912.0;
+
+/// `round_fast(x)` as an integer, read from the mantissa bits of `x + 1.5·2^23` (whose unit in
+/// the last place is 1). A float→int `as` cast must saturate and map NaN to 0, which the
+/// compiler scalarizes; this is one integer subtraction. Valid for |x| < 2^22.
+#[inline(always)]
+fn round_to_i32(x: f32) -> i32 {
+    (x + MAGIC).to_bits() as i32 - MAGIC.to_bits() as i32
 }
 
 #[inline(always)]
@@ -174,7 +183,7 @@ fn quantize_inline(a: &[f32], k: usize, q: &mut QuantRows) {
         let mut sum = 0i32;
         for (d, v) in dst.iter_mut().zip(src) {
             // |v · inv| ≤ 127 by construction: no clamp needed, the cast is exact.
-            let x = round_fast(v * inv) as i32;
+            let x = round_to_i32(v * inv);
             sum += x;
             *d = x as i8;
         }
@@ -191,20 +200,20 @@ unsafe fn quantize_avx512(a: &[f32], k: usize, q: &mut QuantRows) {
     quantize_inline(a, k, q)
 }
 
+#[inline(always)]
 fn max_abs(v: &[f32]) -> f32 {
-    // Eight independent maxima so the loop vectorizes.
-    let mut m = [0f32; 8];
-    let mut chunks = v.chunks_exact(8);
+    // 32 independent maxima (two registers) with plain compares, so the loop vectorizes and
+    // is not one long dependency chain (`f32::max` must also handle NaN, which costs more).
+    let mut m = [0f32; 32];
+    let mut chunks = v.chunks_exact(32);
     for c in &mut chunks {
-        for i in 0..8 {
-            m[i] = m[i].max(c[i].abs());
+        for i in 0..32 {
+            let a = c[i].abs();
+            m[i] = if a > m[i] { a } else { m[i] };
         }
     }
-    let mut r = chunks.remainder().iter().fold(0f32, |a, x| a.max(x.abs()));
-    for x in m {
-        r = r.max(x);
-    }
-    r
+    let r = chunks.remainder().iter().fold(0f32, |a, x| a.max(x.abs()));
+    m.iter().fold(r, |a, &x| a.max(x))
 }
 
 /// `c[r, j] = Σ_k a[r, k] · w[j, k] · scales + bias[j]` for the `a.scale.len()` rows of `a`;
@@ -466,7 +475,7 @@ pub fn sgemm_strided(
 #[inline(always)]
 pub fn exp_approx(x: f32) -> f32 {
     let x = x.clamp(-87.0, 88.0);
-    let n = (x * std::f32::consts::LOG2_E).round();
+    let n = round_fast(x * std::f32::consts::LOG2_E);
     let r = n.mul_add(-0.693_145_75, x);
     let r = n.mul_add(-1.428_606_8e-6, r);
     let p = 1.0 / 720.0;
@@ -476,7 +485,8 @@ pub fn exp_approx(x: f32) -> f32 {
     let p = p * r + 0.5;
     let p = p * r + 1.0;
     let p = p * r + 1.0;
-    let bits = ((n as i32 + 127) as u32) << 23;
+    // n ∈ [-126, 127] after the clamp, so the biased exponent n + 127 is a valid one.
+    let bits = ((round_to_i32(n) + 127) as u32) << 23;
     p * f32::from_bits(bits)
 }
 
@@ -522,15 +532,42 @@ pub fn gelu(v: &mut [f32]) {
     gelu_inline(v)
 }
 
+/// Sum with 16 independent partial sums: float addition is not associative, so the compiler
+/// only vectorizes a reduction written this way.
+#[inline(always)]
+fn sum_lanes(v: &[f32]) -> f32 {
+    let mut acc = [0f32; 16];
+    let mut chunks = v.chunks_exact(16);
+    for c in &mut chunks {
+        for i in 0..16 {
+            acc[i] += c[i];
+        }
+    }
+    chunks.remainder().iter().sum::<f32>() + acc.iter().sum::<f32>()
+}
+
+/// Maximum with 16 independent partial maxima (see [`sum_lanes`]).
+#[inline(always)]
+fn max_lanes(v: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; 16];
+    let mut chunks = v.chunks_exact(16);
+    for c in &mut chunks {
+        for i in 0..16 {
+            acc[i] = if c[i] > acc[i] { c[i] } else { acc[i] };
+        }
+    }
+    let r = chunks.remainder().iter().fold(f32::NEG_INFINITY, |m, &x| if x > m { x } else { m });
+    acc.iter().fold(r, |m, &x| if x > m { x } else { m })
+}
+
 #[inline(always)]
 fn softmax_inline(row: &mut [f32]) {
-    let max = row.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
-    let mut sum = 0f32;
+    let max = max_lanes(row);
+    // Three separate passes (exp, sum, scale) so each one vectorizes.
     for x in row.iter_mut() {
         *x = exp_approx(*x - max);
-        sum += *x;
     }
-    let inv = 1.0 / sum;
+    let inv = 1.0 / sum_lanes(row);
     for x in row.iter_mut() {
         *x *= inv;
     }
@@ -562,20 +599,48 @@ pub fn softmax_rows(m: &mut [f32], n: usize) {
     }
 }
 
-/// `x = LayerNorm(x + residual) · gamma + beta` over one row (post-LN BERT).
-pub fn add_layer_norm(x: &mut [f32], residual: Option<&[f32]>, gamma: &[f32], beta: &[f32], eps: f32) {
+#[inline(always)]
+fn add_layer_norm_inline(x: &mut [f32], residual: Option<&[f32]>, gamma: &[f32], beta: &[f32], eps: f32) {
     if let Some(res) = residual {
         for (a, b) in x.iter_mut().zip(res) {
             *a += b;
         }
     }
     let n = x.len() as f32;
-    let mean = x.iter().sum::<f32>() / n;
-    let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+    let mean = sum_lanes(x) / n;
+    let mut acc = [0f32; 16];
+    let mut chunks = x.chunks_exact(16);
+    for c in &mut chunks {
+        for i in 0..16 {
+            acc[i] += (c[i] - mean) * (c[i] - mean);
+        }
+    }
+    let var = (chunks.remainder().iter().map(|v| (v - mean) * (v - mean)).sum::<f32>()
+        + acc.iter().sum::<f32>())
+        / n;
     let inv = 1.0 / (var + eps).sqrt();
     for ((v, g), b) in x.iter_mut().zip(gamma).zip(beta) {
         *v = (*v - mean) * inv * g + b;
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+/// # Safety
+/// The CPU must have AVX-512F and FMA.
+unsafe fn add_layer_norm_avx512(x: &mut [f32], residual: Option<&[f32]>, gamma: &[f32], beta: &[f32], eps: f32) {
+    add_layer_norm_inline(x, residual, gamma, beta, eps)
+}
+
+/// `x = LayerNorm(x + residual) · gamma + beta` over one row (post-LN BERT).
+pub fn add_layer_norm(x: &mut [f32], residual: Option<&[f32]>, gamma: &[f32], beta: &[f32], eps: f32) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx512() {
+        // SAFETY: features checked at run time.
+        unsafe { add_layer_norm_avx512(x, residual, gamma, beta, eps) };
+        return;
+    }
+    add_layer_norm_inline(x, residual, gamma, beta, eps)
 }
 
 /// Scales `v` to unit L2 norm (a zero vector stays zero).

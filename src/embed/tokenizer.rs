@@ -8,6 +8,28 @@
 //! the whole fits the model's positions.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// FNV-1a over the piece bytes: the Viterbi search makes up to 16 lookups per character, and
+/// SipHash's DoS resistance buys nothing for a table read from our own model file.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &b in bytes {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type PieceMap = HashMap<Box<str>, u32, BuildHasherDefault<Fnv>>;
 
 /// The word-boundary marker SentencePiece puts in place of spaces.
 const SPACE: char = '\u{2581}';
@@ -25,7 +47,7 @@ pub struct Specials {
 #[derive(Debug)]
 pub struct Tokenizer {
     /// Every piece → id (the first id of a repeated piece).
-    lookup: HashMap<Box<str>, u32>,
+    lookup: PieceMap,
     scores: Vec<f32>,
     /// Longest piece, in code points: the Viterbi window.
     max_piece_chars: usize,
@@ -52,7 +74,7 @@ impl Tokenizer {
             .copied()
             .filter(|s| s.is_finite())
             .fold(0f32, f32::min);
-        let mut lookup = HashMap::with_capacity(pieces.len());
+        let mut lookup = PieceMap::with_capacity_and_hasher(pieces.len(), Default::default());
         let mut max_piece_chars = 1;
         for (id, piece) in pieces.into_iter().enumerate() {
             // Every piece is matchable, control ones (`<s>`, `<mask>`, …) included: text that
