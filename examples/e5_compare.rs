@@ -18,13 +18,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|k| Kernel::parse(k).ok_or("unknown kernel"))
         .transpose()?
         .unwrap_or(Kernel::Auto);
-    let e = E5Embedder::open_with(Path::new(&args[1]), E5Options { kernel, ..Default::default() })?;
+    let e = E5Embedder::open_with(
+        Path::new(&args[1]),
+        E5Options {
+            kernel,
+            ..Default::default()
+        },
+    )?;
     let refs: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(&args[2])?)?;
     let mut worst = 1f32;
     for r in &refs {
         let text = r["text"].as_str().unwrap_or_default();
         let vec = |k: &str| -> Vec<f32> {
-            r[k].as_array().map(|a| a.iter().map(|x| x.as_f64().unwrap_or(0.0) as f32).collect()).unwrap_or_default()
+            r[k].as_array()
+                .map(|a| a.iter().map(|x| x.as_f64().unwrap_or(0.0) as f32).collect())
+                .unwrap_or_default()
         };
         let p = e.embed_passages(&[text])?.remove(0);
         let q = e.embed_query(text)?;
@@ -38,5 +46,39 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     println!("kernel {} min cosine {worst:.5}", e.kernel().as_str());
+
+    // Nearest neighbours: every text as a query against every text as a passage, ranked by
+    // this kernel and by the reference vectors; how often the top hit agrees.
+    let texts: Vec<&str> = refs
+        .iter()
+        .map(|r| r["text"].as_str().unwrap_or_default())
+        .collect();
+    let ours_p = e.embed_passages(&texts)?;
+    let ref_vec = |r: &serde_json::Value, k: &str| -> Vec<f32> {
+        r[k].as_array()
+            .map(|a| a.iter().map(|x| x.as_f64().unwrap_or(0.0) as f32).collect())
+            .unwrap_or_default()
+    };
+    let ref_p: Vec<Vec<f32>> = refs.iter().map(|r| ref_vec(r, "passage")).collect();
+    let mut agree = 0;
+    for (i, r) in refs.iter().enumerate() {
+        let q_ours = e.embed_query(texts[i])?;
+        let q_ref = ref_vec(r, "query");
+        let top = |q: &[f32], ps: &[Vec<f32>]| -> Vec<usize> {
+            let mut idx: Vec<usize> = (0..ps.len()).filter(|&j| j != i).collect();
+            idx.sort_by(|&a, &b| cosine(q, &ps[b]).total_cmp(&cosine(q, &ps[a])));
+            idx.truncate(3);
+            idx
+        };
+        let (a, b) = (top(&q_ours, &ours_p), top(&q_ref, &ref_p));
+        agree += usize::from(a[0] == b[0]);
+        if a != b {
+            println!(
+                "top-3 differs for {:?}: ours {a:?} ref {b:?}",
+                texts[i].chars().take(30).collect::<String>()
+            );
+        }
+    }
+    println!("top-1 neighbour agrees for {agree}/{} queries", refs.len());
     Ok(())
 }

@@ -73,7 +73,11 @@ fn chunks(e: &E5Embedder, n: usize, tokens: usize) -> Vec<String> {
                 let s = SENTENCES[j % SENTENCES.len()];
                 // Word-level steps near the end so the length lands close to the target.
                 for w in s.split(' ') {
-                    let candidate = if text.is_empty() { w.to_owned() } else { format!("{text} {w}") };
+                    let candidate = if text.is_empty() {
+                        w.to_owned()
+                    } else {
+                        format!("{text} {w}")
+                    };
                     if e.tokenize(&format!("passage: {candidate}")).len() > tokens {
                         return text;
                     }

@@ -64,7 +64,12 @@ impl EmbeddingCache {
     }
 
     /// Looks up every key; a stored vector of the wrong dimension counts as a miss.
-    pub fn get_many(&self, model: &str, dim: usize, keys: &[[u8; 32]]) -> Result<Vec<Option<Vec<f32>>>> {
+    pub fn get_many(
+        &self,
+        model: &str,
+        dim: usize,
+        keys: &[[u8; 32]],
+    ) -> Result<Vec<Option<Vec<f32>>>> {
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let mut stmt = conn.prepare_cached(
             "SELECT dim, vector FROM embeddings WHERE model = ?1 AND text_sha256 = ?2",
@@ -350,16 +355,27 @@ mod tests {
 
     #[test]
     fn hits_and_misses_are_counted_and_batches_respected() {
-        let e = CachedEmbedder::new(counting(), EmbeddingCache::in_memory().unwrap()).with_batch_size(2);
+        let e = CachedEmbedder::new(counting(), EmbeddingCache::in_memory().unwrap())
+            .with_batch_size(2);
         let v1 = e.embed_passages(&["a b c", "d e f", "g h i"]).unwrap();
         assert_eq!(e.stats().misses, 3);
-        assert_eq!(e.inner().calls.load(Ordering::SeqCst), 2, "3 misses in batches of 2");
-        let v2 = e.embed_passages(&["g h i", "new one", "a b c", "new one"]).unwrap();
+        assert_eq!(
+            e.inner().calls.load(Ordering::SeqCst),
+            2,
+            "3 misses in batches of 2"
+        );
+        let v2 = e
+            .embed_passages(&["g h i", "new one", "a b c", "new one"])
+            .unwrap();
         assert_eq!(v2[0], v1[2]);
         assert_eq!(v2[2], v1[0]);
         assert_eq!(v2[1], v2[3]);
         let s = e.stats();
-        assert_eq!((s.hits, s.misses), (2, 4), "a repeated new text is embedded once");
+        assert_eq!(
+            (s.hits, s.misses),
+            (2, 4),
+            "a repeated new text is embedded once"
+        );
         assert_eq!(e.inner().seen.load(Ordering::SeqCst), 4);
         assert_eq!(e.cache().len("hash-3gram-32").unwrap(), 4);
         // Same vectors as without the cache.
@@ -377,7 +393,13 @@ mod tests {
         }
         let e = CachedEmbedder::new(counting(), EmbeddingCache::open(&path).unwrap());
         let v = e.embed_passages(&["two", "one"]).unwrap();
-        assert_eq!(e.stats(), CacheStats { hits: 2, ..Default::default() });
+        assert_eq!(
+            e.stats(),
+            CacheStats {
+                hits: 2,
+                ..Default::default()
+            }
+        );
         assert_eq!(e.inner().seen.load(Ordering::SeqCst), 0);
         assert_eq!(v[0], HashEmbedder::new(32).embed_one("two"));
         // Another model id does not see these vectors.
@@ -386,7 +408,8 @@ mod tests {
 
     #[test]
     fn queries_use_the_lru() {
-        let e = CachedEmbedder::new(counting(), EmbeddingCache::in_memory().unwrap()).with_query_capacity(2);
+        let e = CachedEmbedder::new(counting(), EmbeddingCache::in_memory().unwrap())
+            .with_query_capacity(2);
         e.embed_query("q1").unwrap();
         e.embed_query("q1").unwrap();
         e.embed_query("q2").unwrap();

@@ -61,9 +61,8 @@ impl E5Embedder {
     /// Loads the weights file.
     pub fn open_with(path: &Path, opts: E5Options) -> Result<E5Embedder> {
         let started = std::time::Instant::now();
-        let buf = std::fs::read(path).map_err(|e| {
-            Error::embed(format!("cannot read model file {}: {e}", path.display()))
-        })?;
+        let buf = std::fs::read(path)
+            .map_err(|e| Error::embed(format!("cannot read model file {}: {e}", path.display())))?;
         let ctx = |e: Error| match e {
             Error::Embed(msg) => Error::embed(format!("model file {}: {msg}", path.display())),
             e => e,
@@ -129,7 +128,9 @@ impl E5Embedder {
                 )));
             }
             if let Some(id) = s.iter().find(|&&id| id as usize >= cfg.vocab) {
-                return Err(Error::invalid(format!("token id {id} is outside the vocabulary")));
+                return Err(Error::invalid(format!(
+                    "token id {id} is outside the vocabulary"
+                )));
             }
         }
         let mut order: Vec<usize> = (0..seqs.len()).collect();
@@ -145,7 +146,10 @@ impl E5Embedder {
                 tokens += seqs[order[end]].len();
                 end += 1;
             }
-            let batch: Vec<&[u32]> = order[start..end].iter().map(|&i| seqs[i].as_slice()).collect();
+            let batch: Vec<&[u32]> = order[start..end]
+                .iter()
+                .map(|&i| seqs[i].as_slice())
+                .collect();
             let vecs = self.pool.install(|| self.model.forward(&batch));
             for (&i, v) in order[start..end].iter().zip(vecs) {
                 out[i] = v;
@@ -181,7 +185,8 @@ impl Embedder for E5Embedder {
 
     fn embed_query(&self, text: &str) -> Result<Vec<f32>> {
         let mut v = self.embed_with_prefix(&[text], QUERY_PREFIX)?;
-        v.pop().ok_or_else(|| Error::Internal("no query vector".into()))
+        v.pop()
+            .ok_or_else(|| Error::Internal("no query vector".into()))
     }
 }
 
@@ -278,12 +283,16 @@ fn load(mut buf: Vec<u8>, kernel: Kernel) -> Result<(Model, Tokenizer)> {
             "corrupt header: hidden size {hidden} is not a multiple of {heads} heads"
         )));
     }
-    if !(eps.is_finite() && eps >= 0.0 && eps < 1.0) {
-        return Err(Error::embed(format!("corrupt header: layer-norm epsilon {eps}")));
+    if !(0.0..1.0).contains(&eps) {
+        return Err(Error::embed(format!(
+            "corrupt header: layer-norm epsilon {eps}"
+        )));
     }
     let block = r.dim("quantization block size", 1, 1 << 20)?;
     if block != 32 {
-        return Err(Error::embed(format!("unsupported quantization block size {block}")));
+        return Err(Error::embed(format!(
+            "unsupported quantization block size {block}"
+        )));
     }
     let np = r.dim("tokenizer piece count", 5, vocab as i32)?;
     let mut sp = [0u32; 4];
@@ -337,7 +346,10 @@ fn load(mut buf: Vec<u8>, kernel: Kernel) -> Result<(Model, Tokenizer)> {
             (Some(c), Some(rep)) => {
                 norm.insert(c, rep.into_boxed_slice());
             }
-            _ => tracing::debug!(cp, "skipping a normalization entry with an invalid code point"),
+            _ => tracing::debug!(
+                cp,
+                "skipping a normalization entry with an invalid code point"
+            ),
         }
     }
     let specials = Specials {
@@ -366,7 +378,7 @@ fn load(mut buf: Vec<u8>, kernel: Kernel) -> Result<(Model, Tokenizer)> {
         }
         let expected = match dtype {
             0 => count.checked_mul(4),
-            1 if count % 32 == 0 => Some(count / 32 * 18),
+            1 if count.is_multiple_of(32) => Some(count / 32 * 18),
             1 => None,
             _ => {
                 return Err(Error::embed(format!(
@@ -428,7 +440,9 @@ fn load(mut buf: Vec<u8>, kernel: Kernel) -> Result<(Model, Tokenizer)> {
             kernels::dequant_q4_0(raw, 0, &mut out);
         }
         if out.iter().any(|v| !v.is_finite()) {
-            return Err(Error::embed(format!("tensor {name} holds NaN or infinite values")));
+            return Err(Error::embed(format!(
+                "tensor {name} holds NaN or infinite values"
+            )));
         }
         Ok(out)
     };

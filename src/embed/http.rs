@@ -169,7 +169,10 @@ impl HttpEmbedder {
             };
             (
                 true,
-                Error::embed(format!("embedding service at {} {what}: {e}", self.endpoint)),
+                Error::embed(format!(
+                    "embedding service at {} {what}: {e}",
+                    self.endpoint
+                )),
             )
         })?;
         let status = resp.status();
@@ -280,7 +283,10 @@ mod tests {
     /// A stand-in OpenAI-compatible server on 127.0.0.1: vectors are [len, 1, 0, …] (4 dims),
     /// returned in reverse order with explicit indexes. Input "fail" answers 500, "nonsense"
     /// answers a body that is not JSON. Stops after `max_requests` requests.
-    fn server(max_requests: usize, status_for_all: Option<u16>) -> (String, Arc<Mutex<Seen>>, std::thread::JoinHandle<()>) {
+    fn server(
+        max_requests: usize,
+        status_for_all: Option<u16>,
+    ) -> (String, Arc<Mutex<Seen>>, std::thread::JoinHandle<()>) {
         let srv = tiny_http::Server::http("127.0.0.1:0").unwrap();
         let url = format!("http://{}", srv.server_addr().to_ip().unwrap());
         let seen = Arc::new(Mutex::new(Seen::default()));
@@ -328,7 +334,10 @@ mod tests {
                                 "embedding": [t.chars().count() as f32, 1.0, 0.0, 0.0]})
                         })
                         .collect();
-                    (200, serde_json::json!({"object": "list", "data": data}).to_string())
+                    (
+                        200,
+                        serde_json::json!({"object": "list", "data": data}).to_string(),
+                    )
                 };
                 let resp = tiny_http::Response::from_string(text).with_status_code(code);
                 let _ = req.respond(resp);
@@ -360,7 +369,11 @@ mod tests {
         assert!((q[0] - 2.0 / 5f32.sqrt()).abs() < 1e-6);
         handle.join().unwrap();
         let s = seen.lock().unwrap();
-        assert_eq!(s.batches, vec![1, 2, 1, 1], "probe, two batches of ≤2, the query");
+        assert_eq!(
+            s.batches,
+            vec![1, 2, 1, 1],
+            "probe, two batches of ≤2, the query"
+        );
         assert!(s.auth.iter().all(|a| a.as_deref() == Some("Bearer sekrit")));
         assert!(s.models.iter().all(|m| m == "test-model"));
         assert_eq!(s.inputs[1], "passage: a");
@@ -392,20 +405,34 @@ mod tests {
         let msg = e.embed_passages(&["nonsense"]).unwrap_err().to_string();
         assert!(msg.contains("unreadable"), "{msg}");
         handle.join().unwrap();
-        assert_eq!(seen.lock().unwrap().batches.len(), 3, "one retry of the 500");
+        assert_eq!(
+            seen.lock().unwrap().batches.len(),
+            3,
+            "one retry of the 500"
+        );
     }
 
     #[test]
     fn unreachable_service_and_config() {
         // A port nobody listens on: bind, learn the port, close.
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let mut cfg = HttpConfig::new(format!("http://127.0.0.1:{port}"), "m");
         cfg.retries = 0;
         cfg.timeout = Duration::from_secs(2);
         let msg = HttpEmbedder::connect(cfg).err().unwrap().to_string();
         assert!(msg.contains("unreachable"), "{msg}");
-        assert_eq!(HttpConfig::new("http://h:1", "m").endpoint(), "http://h:1/v1/embeddings");
-        assert_eq!(HttpConfig::new("http://h/v1", "m").endpoint(), "http://h/v1/embeddings");
+        assert_eq!(
+            HttpConfig::new("http://h:1", "m").endpoint(),
+            "http://h:1/v1/embeddings"
+        );
+        assert_eq!(
+            HttpConfig::new("http://h/v1", "m").endpoint(),
+            "http://h/v1/embeddings"
+        );
         assert_eq!(
             HttpConfig::new("http://h/api/v1/embeddings/", "m").endpoint(),
             "http://h/api/v1/embeddings"

@@ -327,7 +327,8 @@ mod avx512 {
                 *v = _mm512_loadu_si512(wp.add((j * kq + q) * 64) as *const __m512i);
             }
             for (i, row) in acc.iter_mut().enumerate() {
-                let av = _mm512_set1_epi32((ap.add(i * lda + q * 4) as *const i32).read_unaligned());
+                let av =
+                    _mm512_set1_epi32((ap.add(i * lda + q * 4) as *const i32).read_unaligned());
                 for (j, acc) in row.iter_mut().enumerate() {
                     *acc = _mm512_dpbusd_epi32(*acc, wv[j], av);
                 }
@@ -357,7 +358,15 @@ mod avx512 {
 
 /// `c[m × n] = a[m × k] · w[n × k]ᵀ + bias`, the textbook triple loop (one dot product per
 /// output). The baseline of the speed table and the reference of the tests.
-pub fn gemm_f32_naive(a: &[f32], w: &[f32], bias: &[f32], m: usize, k: usize, n: usize, c: &mut [f32]) {
+pub fn gemm_f32_naive(
+    a: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    m: usize,
+    k: usize,
+    n: usize,
+    c: &mut [f32],
+) {
     for r in 0..m {
         let arow = &a[r * k..(r + 1) * k];
         for j in 0..n {
@@ -374,7 +383,15 @@ pub fn gemm_f32_naive(a: &[f32], w: &[f32], bias: &[f32], m: usize, k: usize, n:
 /// `c[m × n] = a[m × k] · w[n × k]ᵀ + bias` with matrixmultiply's packed, blocked sgemm
 /// (runtime-detected AVX2/FMA micro-kernels).
 #[allow(clippy::too_many_arguments)]
-pub fn gemm_f32_packed(a: &[f32], w: &[f32], bias: &[f32], m: usize, k: usize, n: usize, c: &mut [f32]) {
+pub fn gemm_f32_packed(
+    a: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    m: usize,
+    k: usize,
+    n: usize,
+    c: &mut [f32],
+) {
     assert!(a.len() >= m * k && w.len() >= n * k && c.len() >= m * n && bias.len() >= n);
     for r in 0..m {
         c[r * n..(r + 1) * n].copy_from_slice(&bias[..n]);
@@ -441,7 +458,8 @@ pub fn sgemm_strided(
             for j in 0..n {
                 let mut s = 0f32;
                 for t in 0..k {
-                    s += a.data[a.offset + i * a.rs + t * a.cs] * b.data[b.offset + t * b.rs + j * b.cs];
+                    s += a.data[a.offset + i * a.rs + t * a.cs]
+                        * b.data[b.offset + t * b.rs + j * b.cs];
                 }
                 c[i * ldc + j] = alpha * s;
             }
@@ -556,7 +574,10 @@ fn max_lanes(v: &[f32]) -> f32 {
             acc[i] = if c[i] > acc[i] { c[i] } else { acc[i] };
         }
     }
-    let r = chunks.remainder().iter().fold(f32::NEG_INFINITY, |m, &x| if x > m { x } else { m });
+    let r = chunks
+        .remainder()
+        .iter()
+        .fold(f32::NEG_INFINITY, |m, &x| if x > m { x } else { m });
     acc.iter().fold(r, |m, &x| if x > m { x } else { m })
 }
 
@@ -600,7 +621,13 @@ pub fn softmax_rows(m: &mut [f32], n: usize) {
 }
 
 #[inline(always)]
-fn add_layer_norm_inline(x: &mut [f32], residual: Option<&[f32]>, gamma: &[f32], beta: &[f32], eps: f32) {
+fn add_layer_norm_inline(
+    x: &mut [f32],
+    residual: Option<&[f32]>,
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f32,
+) {
     if let Some(res) = residual {
         for (a, b) in x.iter_mut().zip(res) {
             *a += b;
@@ -615,7 +642,11 @@ fn add_layer_norm_inline(x: &mut [f32], residual: Option<&[f32]>, gamma: &[f32],
             acc[i] += (c[i] - mean) * (c[i] - mean);
         }
     }
-    let var = (chunks.remainder().iter().map(|v| (v - mean) * (v - mean)).sum::<f32>()
+    let var = (chunks
+        .remainder()
+        .iter()
+        .map(|v| (v - mean) * (v - mean))
+        .sum::<f32>()
         + acc.iter().sum::<f32>())
         / n;
     let inv = 1.0 / (var + eps).sqrt();
@@ -628,12 +659,24 @@ fn add_layer_norm_inline(x: &mut [f32], residual: Option<&[f32]>, gamma: &[f32],
 #[target_feature(enable = "avx512f,fma")]
 /// # Safety
 /// The CPU must have AVX-512F and FMA.
-unsafe fn add_layer_norm_avx512(x: &mut [f32], residual: Option<&[f32]>, gamma: &[f32], beta: &[f32], eps: f32) {
+unsafe fn add_layer_norm_avx512(
+    x: &mut [f32],
+    residual: Option<&[f32]>,
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f32,
+) {
     add_layer_norm_inline(x, residual, gamma, beta, eps)
 }
 
 /// `x = LayerNorm(x + residual) · gamma + beta` over one row (post-LN BERT).
-pub fn add_layer_norm(x: &mut [f32], residual: Option<&[f32]>, gamma: &[f32], beta: &[f32], eps: f32) {
+pub fn add_layer_norm(
+    x: &mut [f32],
+    residual: Option<&[f32]>,
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f32,
+) {
     #[cfg(target_arch = "x86_64")]
     if has_avx512() {
         // SAFETY: features checked at run time.
@@ -688,7 +731,11 @@ pub fn dequant_q4_0(raw: &[u8], start: usize, out: &mut [f32]) {
         let stop = ((blk + 1) * 32).min(end);
         for idx in i..stop {
             let j = idx % 32;
-            let nib = if j < 16 { b[2 + j] & 0x0f } else { b[2 + j - 16] >> 4 };
+            let nib = if j < 16 {
+                b[2 + j] & 0x0f
+            } else {
+                b[2 + j - 16] >> 4
+            };
             out[o] = (nib as f32 - 8.0) * d;
             o += 1;
         }
@@ -701,7 +748,9 @@ mod tests {
     use super::*;
 
     fn rng(seed: &mut u64) -> f32 {
-        *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
     }
 
@@ -712,7 +761,13 @@ mod tests {
     #[test]
     fn int8_simd_matches_portable_on_odd_shapes() {
         let mut seed = 7;
-        for &(m, k, n) in &[(1, 4, 1), (7, 37, 23), (13, 64, 80), (6, 384, 64), (25, 96, 129)] {
+        for &(m, k, n) in &[
+            (1, 4, 1),
+            (7, 37, 23),
+            (13, 64, 80),
+            (6, 384, 64),
+            (25, 96, 129),
+        ] {
             let a = rand_vec(m * k, &mut seed);
             let w = rand_vec(n * k, &mut seed);
             let bias = rand_vec(n, &mut seed);
@@ -724,7 +779,10 @@ mod tests {
             gemm_i8(detect_isa(), &qa, &pw, &mut c1, ldc);
             gemm_i8_portable(&qa, &pw, &mut c2, ldc);
             for (x, y) in c1.iter().zip(&c2) {
-                assert!((x - y).abs() <= 1e-5 * (1.0 + y.abs()), "{x} vs {y} at {m}x{k}x{n}");
+                assert!(
+                    (x - y).abs() <= 1e-5 * (1.0 + y.abs()),
+                    "{x} vs {y} at {m}x{k}x{n}"
+                );
             }
             // Padding columns of `c` are untouched.
             for r in 0..m {
@@ -762,8 +820,18 @@ mod tests {
     fn strided_gemm_matches_naive() {
         let mut seed = 5;
         let data = rand_vec(400, &mut seed);
-        let a = View { data: &data, offset: 3, rs: 20, cs: 1 };
-        let b = View { data: &data, offset: 7, rs: 1, cs: 20 };
+        let a = View {
+            data: &data,
+            offset: 3,
+            rs: 20,
+            cs: 1,
+        };
+        let b = View {
+            data: &data,
+            offset: 7,
+            rs: 1,
+            cs: 20,
+        };
         let (m, k, n) = (6, 8, 5);
         let mut c1 = vec![0f32; m * 9];
         let mut c2 = vec![0f32; m * 9];
@@ -788,7 +856,10 @@ mod tests {
         gelu_inline(&mut g2);
         for ((x, y), z) in xs.iter().zip(&g).zip(&g2) {
             let exact = 0.5 * *x as f64 * (1.0 + libm_erf(*x as f64 / 2f64.sqrt()));
-            assert!((*y as f64 - exact).abs() < 1e-6, "gelu({x}) = {y}, want {exact}");
+            assert!(
+                (*y as f64 - exact).abs() < 1e-6,
+                "gelu({x}) = {y}, want {exact}"
+            );
             assert!((y - z).abs() < 1e-6);
         }
         let mut s = vec![1.0, 2.0, 3.0, 1.0, 1.0, 1.0];

@@ -172,7 +172,9 @@ mod tests {
         let e = HashEmbedder::new(128);
         assert_eq!(e.dim(), 128);
         assert_eq!(e.model_id(), "hash-3gram-128");
-        let v = e.embed_passages(&["Shipping to Spain", "shipping  to spain"]).unwrap();
+        let v = e
+            .embed_passages(&["Shipping to Spain", "shipping  to spain"])
+            .unwrap();
         assert_eq!(v[0], v[1], "case and whitespace do not matter");
         let norm: f32 = v[0].iter().map(|x| x * x).sum::<f32>().sqrt();
         assert!((norm - 1.0).abs() < 1e-5);

@@ -167,7 +167,9 @@ impl Model {
     /// Adds the raw Q4_0 blocks of `emb.word` (`vocab × hidden` values).
     pub fn with_word_table(mut self, word_q4: Vec<u8>) -> Result<Model> {
         if word_q4.len() < (self.cfg.vocab * self.cfg.hidden).div_ceil(32) * 18 {
-            return Err(Error::embed("word embedding table is shorter than vocab × hidden"));
+            return Err(Error::embed(
+                "word embedding table is shorter than vocab × hidden",
+            ));
         }
         self.word_q4 = word_q4;
         Ok(self)
@@ -310,12 +312,32 @@ impl Model {
                 let (off, len) = spans[s];
                 let base = off * ld + hd * dh;
                 let mut scores = vec![0f32; len * len];
-                let q = View { data: qkv, offset: base, rs: ld, cs: 1 };
-                let kt = View { data: qkv, offset: base + h, rs: 1, cs: ld };
+                let q = View {
+                    data: qkv,
+                    offset: base,
+                    rs: ld,
+                    cs: 1,
+                };
+                let kt = View {
+                    data: qkv,
+                    offset: base + h,
+                    rs: 1,
+                    cs: ld,
+                };
                 kernels::sgemm_strided(naive, len, dh, len, scale, q, kt, &mut scores, len);
                 kernels::softmax_rows(&mut scores, len);
-                let p = View { data: &scores, offset: 0, rs: len, cs: 1 };
-                let v = View { data: qkv, offset: base + 2 * h, rs: ld, cs: 1 };
+                let p = View {
+                    data: &scores,
+                    offset: 0,
+                    rs: len,
+                    cs: 1,
+                };
+                let v = View {
+                    data: qkv,
+                    offset: base + 2 * h,
+                    rs: ld,
+                    cs: 1,
+                };
                 let mut out = vec![0f32; len * dh];
                 kernels::sgemm_strided(naive, len, len, dh, 1.0, p, v, &mut out, dh);
                 out

@@ -21,7 +21,10 @@ struct Rng(u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
     /// Uniform in [-1, 1).
@@ -130,13 +133,29 @@ pub(crate) fn tiny_model(seed: u64) -> Tiny {
         f32_tensor("emb.ln.b", (0..H).map(|_| rng.f() * 0.1).collect()),
     ];
     for l in 0..LAYERS {
-        for (n, rows, cols) in [("q", H, H), ("k", H, H), ("v", H, H), ("ao", H, H), ("fi", FFN, H), ("fo", H, FFN)] {
+        for (n, rows, cols) in [
+            ("q", H, H),
+            ("k", H, H),
+            ("v", H, H),
+            ("ao", H, H),
+            ("fi", FFN, H),
+            ("fo", H, FFN),
+        ] {
             ts.push(q4_tensor(&format!("l{l}.{n}.w"), rows * cols, &mut rng, 40));
-            ts.push(f32_tensor(&format!("l{l}.{n}.b"), (0..rows).map(|_| rng.f() * 0.1).collect()));
+            ts.push(f32_tensor(
+                &format!("l{l}.{n}.b"),
+                (0..rows).map(|_| rng.f() * 0.1).collect(),
+            ));
         }
         for n in ["aln", "oln"] {
-            ts.push(f32_tensor(&format!("l{l}.{n}.w"), (0..H).map(|_| 1.0 + rng.f() * 0.1).collect()));
-            ts.push(f32_tensor(&format!("l{l}.{n}.b"), (0..H).map(|_| rng.f() * 0.1).collect()));
+            ts.push(f32_tensor(
+                &format!("l{l}.{n}.w"),
+                (0..H).map(|_| 1.0 + rng.f() * 0.1).collect(),
+            ));
+            ts.push(f32_tensor(
+                &format!("l{l}.{n}.b"),
+                (0..H).map(|_| rng.f() * 0.1).collect(),
+            ));
         }
     }
 
@@ -233,7 +252,9 @@ impl Tiny {
             .iter()
             .enumerate()
             .map(|(p, &id)| {
-                let mut v: Vec<f64> = (0..H).map(|i| word[id as usize * H + i] + pos[p * H + i] + typ[i]).collect();
+                let mut v: Vec<f64> = (0..H)
+                    .map(|i| word[id as usize * H + i] + pos[p * H + i] + typ[i])
+                    .collect();
                 ln(&mut v, &self.t("emb.ln.w"), &self.t("emb.ln.b"));
                 v
             })
@@ -241,14 +262,28 @@ impl Tiny {
         let dh = H / HEADS;
         for l in 0..LAYERS {
             let g = |s: &str| self.t(&format!("l{l}.{s}"));
-            let q: Vec<Vec<f64>> = x.iter().map(|r| linear(r, &g("q.w"), &g("q.b"), H, H)).collect();
-            let k: Vec<Vec<f64>> = x.iter().map(|r| linear(r, &g("k.w"), &g("k.b"), H, H)).collect();
-            let v: Vec<Vec<f64>> = x.iter().map(|r| linear(r, &g("v.w"), &g("v.b"), H, H)).collect();
+            let q: Vec<Vec<f64>> = x
+                .iter()
+                .map(|r| linear(r, &g("q.w"), &g("q.b"), H, H))
+                .collect();
+            let k: Vec<Vec<f64>> = x
+                .iter()
+                .map(|r| linear(r, &g("k.w"), &g("k.b"), H, H))
+                .collect();
+            let v: Vec<Vec<f64>> = x
+                .iter()
+                .map(|r| linear(r, &g("v.w"), &g("v.b"), H, H))
+                .collect();
             let mut ctx = vec![vec![0f64; H]; n];
             for hd in 0..HEADS {
                 for i in 0..n {
                     let s: Vec<f64> = (0..n)
-                        .map(|j| (0..dh).map(|d| q[i][hd * dh + d] * k[j][hd * dh + d]).sum::<f64>() / (dh as f64).sqrt())
+                        .map(|j| {
+                            (0..dh)
+                                .map(|d| q[i][hd * dh + d] * k[j][hd * dh + d])
+                                .sum::<f64>()
+                                / (dh as f64).sqrt()
+                        })
                         .collect();
                     let max = s.iter().cloned().fold(f64::MIN, f64::max);
                     let e: Vec<f64> = s.iter().map(|v| (v - max).exp()).collect();
@@ -276,7 +311,9 @@ impl Tiny {
                 x[i] = o;
             }
         }
-        let mut pooled: Vec<f64> = (0..H).map(|d| x.iter().map(|r| r[d]).sum::<f64>() / n as f64).collect();
+        let mut pooled: Vec<f64> = (0..H)
+            .map(|d| x.iter().map(|r| r[d]).sum::<f64>() / n as f64)
+            .collect();
         let norm = pooled.iter().map(|v| v * v).sum::<f64>().sqrt();
         pooled.iter_mut().for_each(|v| *v /= norm);
         pooled.into_iter().map(|v| v as f32).collect()
@@ -331,7 +368,11 @@ fn tiny_model_matches_the_reference_with_every_kernel() {
     let tiny = tiny_model(42);
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), &tiny.bytes);
-    for (kernel, tol) in [(Kernel::Naive, 1e-4), (Kernel::F32, 1e-4), (Kernel::Int8, 0.0)] {
+    for (kernel, tol) in [
+        (Kernel::Naive, 1e-4),
+        (Kernel::F32, 1e-4),
+        (Kernel::Int8, 0.0),
+    ] {
         for threads in [1, 2] {
             let e = open(&path, kernel, threads);
             assert_eq!(e.dim(), H);
@@ -342,8 +383,15 @@ fn tiny_model_matches_the_reference_with_every_kernel() {
                 let norm: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
                 assert!((norm - 1.0).abs() < 1e-4);
                 if tol > 0.0 {
-                    let diff = v.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
-                    assert!(diff < tol, "{kernel:?} {threads} threads {t:?}: max diff {diff}");
+                    let diff = v
+                        .iter()
+                        .zip(&want)
+                        .map(|(a, b)| (a - b).abs())
+                        .fold(0f32, f32::max);
+                    assert!(
+                        diff < tol,
+                        "{kernel:?} {threads} threads {t:?}: max diff {diff}"
+                    );
                 } else {
                     let c = cosine(v, &want);
                     assert!(c > 0.995, "{kernel:?} {threads} threads {t:?}: cosine {c}");
@@ -373,7 +421,11 @@ fn batches_give_the_same_vectors_as_single_texts() {
         let all = e.embed_passages(&TEXTS).unwrap();
         for (t, v) in TEXTS.iter().zip(&all) {
             let one = e.embed_passages(&[t]).unwrap().remove(0);
-            let diff = v.iter().zip(&one).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            let diff = v
+                .iter()
+                .zip(&one)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
             assert!(diff < 1e-5, "{kernel:?} {t:?}: {diff}");
         }
     }
@@ -387,21 +439,41 @@ fn prefixes_are_applied_and_long_texts_truncated() {
     let e = open(&path, Kernel::F32, 1);
     let p = e.embed_passages(&["hello world"]).unwrap().remove(0);
     let q = e.embed_query("hello world").unwrap();
-    let tp = e.embed_tokens(&[e.tokenize("passage: hello world")]).unwrap().remove(0);
-    let tq = e.embed_tokens(&[e.tokenize("query: hello world")]).unwrap().remove(0);
+    let tp = e
+        .embed_tokens(&[e.tokenize("passage: hello world")])
+        .unwrap()
+        .remove(0);
+    let tq = e
+        .embed_tokens(&[e.tokenize("query: hello world")])
+        .unwrap()
+        .remove(0);
     assert_eq!(p, tp);
     assert_eq!(q, tq);
     assert!(cosine(&p, &q) < 0.99999, "the prefix changes the vector");
-    assert_eq!(e.tokenize("passage: hello")[..3], [0, 5, 7], "BOS ▁passage :");
+    assert_eq!(
+        e.tokenize("passage: hello")[..3],
+        [0, 5, 7],
+        "BOS ▁passage :"
+    );
     // A text far over the 24 positions is cut to 22 pieces + BOS + EOS and still embeds.
     let long = "the cat sat on the mat. ".repeat(20);
     let ids = e.tokenize(&long);
     assert_eq!(ids.len(), MAXPOS);
     assert_eq!(*ids.last().unwrap(), 2);
     let v = e.embed_passages(&[&long]).unwrap().remove(0);
-    assert!((cosine(&v, &tiny.reference(&e.tokenize(&format!("passage: {long}")))) - 1.0).abs() < 1e-5);
+    assert!(
+        (cosine(
+            &v,
+            &tiny.reference(&e.tokenize(&format!("passage: {long}")))
+        ) - 1.0)
+            .abs()
+            < 1e-5
+    );
     // Ids outside the vocabulary or over-long sequences are refused, not a panic.
-    assert!(e.embed_tokens(&[vec![0, tiny.vocab as u32, 2]]).unwrap_err().is_user_fault());
+    assert!(e
+        .embed_tokens(&[vec![0, tiny.vocab as u32, 2]])
+        .unwrap_err()
+        .is_user_fault());
     assert!(e.embed_tokens(&[vec![0; MAXPOS + 1]]).is_err());
     assert!(e.embed_tokens(&[vec![]]).is_err());
     assert_eq!(e.embed_passages(&[]).unwrap().len(), 0);
@@ -425,9 +497,14 @@ fn loader_rejects_bad_magic_truncation_and_bad_offsets() {
     let len = tiny.bytes.len();
     for cut in [0, 3, 10, 40, 70, 200, 900, len / 2, len - 1] {
         let path = write(dir.path(), &tiny.bytes[..cut]);
-        let err = E5Embedder::open(&path).err().expect("truncated file must fail");
+        let err = E5Embedder::open(&path)
+            .err()
+            .expect("truncated file must fail");
         let msg = err.to_string();
-        assert!(msg.contains("truncated") || msg.contains("not an E5S1") || msg.contains("corrupt"), "cut {cut}: {msg}");
+        assert!(
+            msg.contains("truncated") || msg.contains("not an E5S1") || msg.contains("corrupt"),
+            "cut {cut}: {msg}"
+        );
     }
     // A tensor offset past the end of the file.
     let mut bad = tiny.bytes.clone();
@@ -444,7 +521,9 @@ fn loader_rejects_bad_magic_truncation_and_bad_offsets() {
     bad[at..at + 4].copy_from_slice(&(H as u32 + 1).to_le_bytes());
     expect_err(&bad, "l0.q.b");
     // A missing file.
-    let err = E5Embedder::open(&dir.path().join("nope.bin")).err().unwrap();
+    let err = E5Embedder::open(&dir.path().join("nope.bin"))
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("cannot read model file"), "{err}");
 }
 
@@ -466,8 +545,13 @@ fn real_model_ranks_a_translation_above_an_unrelated_sentence() {
                 "The quarterly revenue grew by four percent.",
             ])
             .unwrap();
-        assert!(cosine(&v[0], &v[1]) > cosine(&v[0], &v[2]) + 0.05, "{kernel:?}");
-        let q = e.embed_query("how long does delivery to Spain take?").unwrap();
+        assert!(
+            cosine(&v[0], &v[1]) > cosine(&v[0], &v[2]) + 0.05,
+            "{kernel:?}"
+        );
+        let q = e
+            .embed_query("how long does delivery to Spain take?")
+            .unwrap();
         assert!(cosine(&q, &v[1]) > cosine(&q, &v[2]));
         vecs.push(v);
     }
