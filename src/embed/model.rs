@@ -211,8 +211,16 @@ impl Model {
             m += s.len();
         }
         let mut x = self.embed(seqs, m);
+        // Buffers are allocated (and zeroed) once per forward pass, not once per layer: every
+        // product overwrites all of its output.
+        let mut work = Work {
+            qkv: vec![0f32; m * 3 * h],
+            ctx: vec![0f32; m * h],
+            x1: vec![0f32; m * h],
+            inter: vec![0f32; m * self.cfg.ffn],
+        };
         for layer in &self.layers {
-            x = self.layer(layer, &x, &spans, m);
+            self.layer(layer, &mut x, &spans, &mut work);
         }
         spans
             .iter()
@@ -247,37 +255,38 @@ impl Model {
         x
     }
 
-    fn layer(&self, l: &Layer, x: &[f32], spans: &[(usize, usize)], m: usize) -> Vec<f32> {
+    /// One encoder block; `x` (`m × hidden`) is replaced by the block's output.
+    fn layer(&self, l: &Layer, x: &mut [f32], spans: &[(usize, usize)], work: &mut Work) {
         let (h, f, eps) = (self.cfg.hidden, self.cfg.ffn, self.cfg.eps);
-        let mut qkv = vec![0f32; m * 3 * h];
-        par_rows(&mut qkv, 3 * h, |r0, rows, out| {
+        let Work {
+            qkv,
+            ctx,
+            x1,
+            inter,
+        } = work;
+        par_rows(qkv, 3 * h, |r0, rows, out| {
             self.linear(&l.qkv, &x[r0 * h..(r0 + rows) * h], rows, out)
         });
-        let ctx = self.attention(&qkv, spans, m);
-        drop(qkv);
-        let mut x1 = vec![0f32; m * h];
-        par_rows(&mut x1, h, |r0, rows, out| {
+        self.attention(qkv, spans, ctx);
+        par_rows(x1, h, |r0, rows, out| {
             self.linear(&l.ao, &ctx[r0 * h..(r0 + rows) * h], rows, out);
             for (i, row) in out.chunks_exact_mut(h).enumerate() {
                 let res = &x[(r0 + i) * h..(r0 + i + 1) * h];
                 kernels::add_layer_norm(row, Some(res), &l.aln.w, &l.aln.b, eps);
             }
         });
-        drop(ctx);
-        let mut inter = vec![0f32; m * f];
-        par_rows(&mut inter, f, |r0, rows, out| {
+        par_rows(inter, f, |r0, rows, out| {
             self.linear(&l.fi, &x1[r0 * h..(r0 + rows) * h], rows, out);
             kernels::gelu(out);
         });
-        let mut x2 = vec![0f32; m * h];
-        par_rows(&mut x2, h, |r0, rows, out| {
+        // The block's output goes straight into `x`: its residual is `x1`, not `x`.
+        par_rows(x, h, |r0, rows, out| {
             self.linear(&l.fo, &inter[r0 * f..(r0 + rows) * f], rows, out);
             for (i, row) in out.chunks_exact_mut(h).enumerate() {
                 let res = &x1[(r0 + i) * h..(r0 + i + 1) * h];
                 kernels::add_layer_norm(row, Some(res), &l.oln.w, &l.oln.b, eps);
             }
         });
-        x2
     }
 
     /// `out[rows × n] = x[rows × k]·Wᵀ + b` with the model's kernel.
@@ -295,8 +304,8 @@ impl Model {
     }
 
     /// Multi-head self-attention of every sequence, reading Q, K and V in place from the
-    /// fused `m × 3h` matrix; returns the `m × h` context.
-    fn attention(&self, qkv: &[f32], spans: &[(usize, usize)], m: usize) -> Vec<f32> {
+    /// fused `m × 3h` matrix; writes the `m × h` context.
+    fn attention(&self, qkv: &[f32], spans: &[(usize, usize)], ctx: &mut [f32]) {
         let h = self.cfg.hidden;
         let heads = self.cfg.heads;
         let dh = h / heads;
@@ -311,39 +320,44 @@ impl Model {
             .map(|&(s, hd)| {
                 let (off, len) = spans[s];
                 let base = off * ld + hd * dh;
-                let mut scores = vec![0f32; len * len];
-                let q = View {
-                    data: qkv,
-                    offset: base,
-                    rs: ld,
-                    cs: 1,
-                };
-                let kt = View {
-                    data: qkv,
-                    offset: base + h,
-                    rs: 1,
-                    cs: ld,
-                };
-                kernels::sgemm_strided(naive, len, dh, len, scale, q, kt, &mut scores, len);
-                kernels::softmax_rows(&mut scores, len);
-                let p = View {
-                    data: &scores,
-                    offset: 0,
-                    rs: len,
-                    cs: 1,
-                };
-                let v = View {
-                    data: qkv,
-                    offset: base + 2 * h,
-                    rs: ld,
-                    cs: 1,
-                };
                 let mut out = vec![0f32; len * dh];
-                kernels::sgemm_strided(naive, len, len, dh, 1.0, p, v, &mut out, dh);
+                SCORES.with_borrow_mut(|scores| {
+                    // Grown, never shrunk: no zeroing after the first use (sgemm overwrites).
+                    if scores.len() < len * len {
+                        scores.resize(len * len, 0.0);
+                    }
+                    let scores = &mut scores[..len * len];
+                    let q = View {
+                        data: qkv,
+                        offset: base,
+                        rs: ld,
+                        cs: 1,
+                    };
+                    let kt = View {
+                        data: qkv,
+                        offset: base + h,
+                        rs: 1,
+                        cs: ld,
+                    };
+                    kernels::sgemm_strided(naive, len, dh, len, scale, q, kt, scores, len);
+                    kernels::softmax_rows(scores, len);
+                    let p = View {
+                        data: scores,
+                        offset: 0,
+                        rs: len,
+                        cs: 1,
+                    };
+                    let v = View {
+                        data: qkv,
+                        offset: base + 2 * h,
+                        rs: ld,
+                        cs: 1,
+                    };
+                    kernels::sgemm_strided(naive, len, len, dh, 1.0, p, v, &mut out, dh);
+                });
                 out
             })
             .collect();
-        let mut ctx = vec![0f32; m * h];
         for (&(s, hd), out) in tasks.iter().zip(&outs) {
             let off = spans[s].0;
             for (i, src) in out.chunks_exact(dh).enumerate() {
@@ -351,8 +365,20 @@ impl Model {
                 ctx[d..d + dh].copy_from_slice(src);
             }
         }
-        ctx
     }
+}
+
+/// Working buffers of one forward pass.
+struct Work {
+    qkv: Vec<f32>,
+    ctx: Vec<f32>,
+    x1: Vec<f32>,
+    inter: Vec<f32>,
+}
+
+thread_local! {
+    /// Attention scores of one (sequence, head), per worker thread.
+    static SCORES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Runs `f(first_row, rows, out_rows)` over the rows of `out` (row length `width`), split into
