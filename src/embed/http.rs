@@ -91,6 +91,9 @@ struct Item {
 }
 
 /// Embeds through an OpenAI-compatible service. Vectors are re-normalized on arrival.
+///
+/// The client is blocking (like the rest of the pipeline, which runs on rayon threads); an
+/// async caller must call it from a blocking context (e.g. `tokio::task::spawn_blocking`).
 pub struct HttpEmbedder {
     cfg: HttpConfig,
     endpoint: String,

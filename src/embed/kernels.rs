@@ -220,8 +220,26 @@ fn max_abs(v: &[f32]) -> f32 {
 /// `c` is row-major with `ldc ≥ w.n`. Chooses the SIMD path when `isa` allows.
 pub fn gemm_i8(isa: Isa, a: &QuantRows, w: &PackedI8, c: &mut [f32], ldc: usize) {
     let m = a.scale.len();
+    // The fields are public, so check every length the SIMD path relies on: these asserts
+    // are what make the unsafe loads and stores below in bounds.
     assert_eq!(a.kq, w.kq, "inner dimensions differ");
-    assert!(ldc >= w.n && c.len() >= m.saturating_sub(1) * ldc + w.n.min(ldc) || m == 0);
+    assert!(
+        a.data.len() >= m * a.kq * 4 && a.comp.len() >= m,
+        "activation buffers too short"
+    );
+    assert!(
+        w.panels * PANEL >= w.n && w.data.len() >= w.panels * w.kq * 64,
+        "weight panels too short"
+    );
+    assert!(
+        w.scale.len() >= w.panels * PANEL && w.bias.len() >= w.panels * PANEL,
+        "weight scales too short"
+    );
+    assert!(ldc >= w.n, "output row stride below the column count");
+    assert!(
+        m == 0 || c.len() >= (m - 1) * ldc + w.n,
+        "output buffer too short"
+    );
     match isa {
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512Vnni if detect_isa() == Isa::Avx512Vnni => {
