@@ -186,6 +186,12 @@ pub enum Error {
     /// Our fault: stored data is not what this version of lore expects.
     #[error("internal error: {0}")]
     Internal(String),
+
+    /// Our fault: the embedding model (a missing, truncated or corrupt weights file) or the
+    /// embedding service (unreachable, refusing the key, answering nonsense) failed. Search
+    /// falls back to full text when embeddings are unavailable.
+    #[error("embedding error: {0}")]
+    Embed(String),
 }
 
 impl Error {
@@ -205,6 +211,11 @@ impl Error {
     /// Shorthand for [`Reason::InvalidArgument`].
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::rejected(Reason::InvalidArgument, message)
+    }
+
+    /// Shorthand for [`Error::Embed`].
+    pub fn embed(message: impl Into<String>) -> Self {
+        Error::Embed(message.into())
     }
 
     /// Wraps an I/O error on lore's own files (not the user's origin files).

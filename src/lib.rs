@@ -12,6 +12,7 @@
 pub mod bench;
 pub mod chunk;
 pub mod config;
+pub mod embed;
 pub mod error;
 pub mod eval;
 pub mod fetch;

@@ -391,7 +391,7 @@ fn redact(url: &Url) -> String {
 /// The TLS configuration: rustls with the ring provider and the platform's trust store
 /// (so that an intranet CA installed on the machine is honoured). Passed to reqwest
 /// explicitly, so no process-wide crypto provider is installed behind the caller's back.
-fn tls_config() -> Result<rustls::ClientConfig> {
+pub(crate) fn tls_config() -> Result<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = rustls_platform_verifier::Verifier::new(provider.clone())
         .map_err(|e| Error::Internal(format!("cannot set up tls verification: {e}")))?;
