@@ -207,6 +207,90 @@ fn a_website_is_versioned_resynced_conditionally_and_survives_going_down() {
 }
 
 #[test]
+fn a_child_page_that_fails_keeps_its_previous_content_with_a_warning() {
+    let site = Arc::new(Site::default());
+    set(
+        &site,
+        "/kb/",
+        html(
+            "Knowledge base",
+            "Answers about our coffee subscriptions.",
+            &["/kb/pause.html", "/kb/gifts.html"],
+        ),
+    );
+    set(
+        &site,
+        "/kb/pause.html",
+        html(
+            "Pausing",
+            "A subscription can be paused before the Monday roast date.",
+            &[],
+        ),
+    );
+    set(
+        &site,
+        "/kb/gifts.html",
+        html(
+            "Gift cards",
+            "Gift cards never expire and can pay for subscriptions.",
+            &[],
+        ),
+    );
+    let (base, stop, handle) = start(site.clone());
+    let env = Env::new();
+    let lore = engine(&env);
+    let kb = lore.kb("shop").unwrap();
+    let root = format!("{base}/kb/");
+    let r = kb
+        .add_paths(&[root.clone().into()], &with_children(), &NoProgress)
+        .unwrap();
+    assert_eq!(created(&r[0]), 1);
+
+    // The gifts page disappears while the root changes: a new version is built, the failed
+    // page keeps its previous content and the version says so.
+    site.pages.lock().unwrap().remove("/kb/gifts.html");
+    set(
+        &site,
+        "/kb/",
+        html(
+            "Knowledge base",
+            "Answers about coffee subscriptions and gifts.",
+            &["/kb/pause.html", "/kb/gifts.html"],
+        ),
+    );
+    let r = sync(&kb, &root);
+    match &r.outcome {
+        Outcome::Created {
+            version, warnings, ..
+        } => {
+            assert_eq!(*version, 2);
+            assert!(
+                warnings.iter().any(|w| w.contains("gifts.html")
+                    && w.contains("not-found")
+                    && w.contains("previous content")),
+                "{warnings:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let hits = kb.search("gift cards expire", 3).unwrap().hits;
+    assert_eq!(hits[0].version, 2);
+    assert!(hits[0].text.contains("never expire"));
+    let pages = kb.pages(&root, None).unwrap();
+    let gifts = pages
+        .iter()
+        .find(|p| p.url.ends_with("gifts.html"))
+        .unwrap();
+    assert!(gifts
+        .note
+        .as_deref()
+        .unwrap()
+        .contains("kept previous content"));
+    stop.send(()).unwrap();
+    handle.join().unwrap();
+}
+
+#[test]
 fn a_redirect_to_a_private_address_is_refused_and_named() {
     let site = Arc::new(Site::default());
     let (base, stop, handle) = start(site);
