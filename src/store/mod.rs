@@ -7,6 +7,7 @@
 //! `enabled`. That is why publishing, reverting, enabling and disabling are each one catalog
 //! write, and why a failed build can never hide the last good version.
 
+pub mod access;
 pub mod blobs;
 
 use crate::config::LimitOverrides;
@@ -126,6 +127,8 @@ CREATE TABLE pages (
     UNIQUE (version_id, url)
 );
 "#,
+    // 6: the service's API keys, quota overrides and daily usage (see `access`).
+    access::MIGRATION,
 ];
 
 /// Seconds since the Unix epoch; the catalog stores all times this way.
@@ -471,6 +474,8 @@ pub struct IndexRow {
 /// work (parsing, indexing) happens outside of it.
 pub struct Catalog {
     conn: Mutex<Connection>,
+    /// Attempts a job gets before recovery fails it (see [`Catalog::set_max_attempts`]).
+    max_attempts: std::sync::atomic::AtomicU32,
 }
 
 impl Catalog {
@@ -485,6 +490,7 @@ impl Catalog {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         let catalog = Catalog {
             conn: Mutex::new(conn),
+            max_attempts: std::sync::atomic::AtomicU32::new(access::DEFAULT_MAX_ATTEMPTS),
         };
         catalog.migrate()?;
         Ok(catalog)
@@ -1313,6 +1319,7 @@ impl Catalog {
         if requeued > 0 {
             tracing::warn!(requeued, "re-queued jobs of a stopped process");
         }
+        Self::fail_exhausted(&tx, kb_id, self.max_attempts())?;
         tx.commit()?;
         Ok(terms)
     }
