@@ -20,6 +20,8 @@ pub const MAX_K: usize = 100;
 /// One ranked passage.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Hit {
+    /// The chunk's catalog id (stable for the life of its version).
+    pub chunk_id: i64,
     pub source_id: i64,
     pub source_name: String,
     pub version: u32,
@@ -108,6 +110,7 @@ pub fn search(
         };
         hits.push(Hit {
             citation: citation(&name, h.version, &h.heading_path, &h.location),
+            chunk_id: h.chunk_id,
             source_id: h.source_id,
             source_name: name,
             version: h.version,

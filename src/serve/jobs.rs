@@ -47,8 +47,9 @@ pub async fn show(
     Path((kb, id)): Path<(String, String)>,
 ) -> Result<Json<Job>, ApiError> {
     who.admin_of(&kb)?;
+    let job_id: Option<i64> = id.parse().ok();
     let not_found = move || ApiError::not_found(format!("no job {id:?}"));
-    let job_id: i64 = id.parse().map_err(|_| not_found())?;
+    let job_id = job_id.ok_or_else(not_found.clone())?;
     let st = state.clone();
     state
         .blocking(move |lore| {

@@ -95,8 +95,7 @@ pub async fn search(
                 },
                 ..SearchOptions::default()
             };
-            let opts = super::search::with_mode(opts, req.mode.as_deref())?;
-            let mode = opts_mode(&opts);
+            let mode = mode_of(req.mode.as_deref())?;
             Ok((kb.search_with(&req.query, &opts)?, mode))
         })
         .await?;
@@ -105,6 +104,20 @@ pub async fn search(
         .search_seconds
         .observe(started.elapsed().as_secs_f64());
     Ok(Json(response(results, mode)))
+}
+
+/// The retrieval mode asked for. Full text is what the engine serves today; the vector and
+/// hybrid modes are refused by name until retrieval offers them, never silently replaced.
+fn mode_of(mode: Option<&str>) -> Result<String, ApiError> {
+    match mode.unwrap_or("text") {
+        "text" => Ok("text".to_string()),
+        m @ ("hybrid" | "vector") => Err(ApiError::invalid(format!(
+            "mode {m:?} is not available in this build; use \"text\""
+        ))),
+        other => Err(ApiError::invalid(format!(
+            "unknown mode {other:?} (hybrid, text, vector)"
+        ))),
+    }
 }
 
 /// The API view of search results.

@@ -274,8 +274,8 @@ impl Catalog {
         Ok(self.lock().query_row(
             "SELECT COUNT(*) FROM sources WHERE kb_id = ?1",
             [kb_id],
-            |r| r.get(0),
-        )?)
+            |r| r.get::<_, i64>(0),
+        )? as u64)
     }
 
     /// Ingestion jobs queued since `since` (the parse-rate quota counts these).
@@ -283,8 +283,8 @@ impl Catalog {
         Ok(self.lock().query_row(
             "SELECT COUNT(*) FROM jobs WHERE kb_id = ?1 AND created_at >= ?2",
             params![kb_id, since],
-            |r| r.get(0),
-        )?)
+            |r| r.get::<_, i64>(0),
+        )? as u64)
     }
 
     // ---- usage -----------------------------------------------------------------------
@@ -398,8 +398,8 @@ impl Catalog {
         Ok(self.lock().query_row(
             "SELECT COUNT(*) FROM jobs WHERE state = 'queued'",
             [],
-            |r| r.get(0),
-        )?)
+            |r| r.get::<_, i64>(0),
+        )? as u64)
     }
 
     /// Knowledge bases with queued or running jobs (running ones may belong to a process
