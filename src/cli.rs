@@ -1101,7 +1101,8 @@ async fn shutdown_signal() {
 
 /// `lore mcp`: MCP over stdio until the client hangs up.
 fn mcp(data: &Path, kb: &str, agent: Option<&str>) -> Result<i32> {
-    let lore = Lore::open(data).with_context(|| format!("opening data folder {}", data.display()))?;
+    let lore =
+        Lore::open(data).with_context(|| format!("opening data folder {}", data.display()))?;
     let server = lore::mcp::LoreMcp::new(lore, kb, agent)?;
     let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
     rt.block_on(lore::mcp::serve_stdio(server))?;
@@ -1144,7 +1145,12 @@ fn usage(lore: &Lore, data: &Path, kb: &str, json: bool) -> Result<i32> {
     for d in &report.days {
         println!(
             "{}  {:>7}  {:>7}  {:>7}  {:>10}  {:>8}",
-            d.day, d.usage.parses, d.usage.pages, d.usage.chunks, d.usage.embeddings, d.usage.searches
+            d.day,
+            d.usage.parses,
+            d.usage.pages,
+            d.usage.chunks,
+            d.usage.embeddings,
+            d.usage.searches
         );
     }
     if report.days.is_empty() {

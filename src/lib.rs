@@ -19,11 +19,11 @@ pub mod fetch;
 pub mod index;
 pub mod ingest;
 pub mod lang;
+pub mod mcp;
 pub mod parse;
 pub mod progress;
 pub mod retrieve;
 pub mod serve;
-pub mod mcp;
 pub mod store;
 pub mod vector;
 
@@ -455,7 +455,9 @@ impl KnowledgeBase<'_> {
                 catalog.source_set_options(s.id, &options)?;
                 s.id
             }
-            None => catalog.source_insert(self.row.id, SourceKind::Url, &url, Some(&url), &options)?,
+            None => {
+                catalog.source_insert(self.row.id, SourceKind::Url, &url, Some(&url), &options)?
+            }
         };
         self.apply_labels(id, opts)?;
         catalog.enqueue(self.row.id, id, None)?;

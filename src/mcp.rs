@@ -15,9 +15,7 @@ use crate::store::SourceFilter;
 use crate::{Error, Lore, Result};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{
-    CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig,
-};
+use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
 use rmcp::{schemars, tool, tool_handler, tool_router, ErrorData as McpError, ServerHandler};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -137,13 +135,16 @@ impl LoreMcp {
             ));
         }
         for (i, h) in results.hits.iter().enumerate() {
-            text.push_str(&format!("[{}] {}\n{}\n\n", i + 1, h.citation, h.text.trim()));
+            text.push_str(&format!(
+                "[{}] {}\n{}\n\n",
+                i + 1,
+                h.citation,
+                h.text.trim()
+            ));
         }
-        let structured = serde_json::to_value(crate::serve::search::response(
-            results,
-            "text".to_string(),
-        ))
-        .map_err(|e| McpError::internal_error(e.to_string(), None))?;
+        let structured =
+            serde_json::to_value(crate::serve::search::response(results, "text".to_string()))
+                .map_err(|e| McpError::internal_error(e.to_string(), None))?;
         let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
         result.structured_content = Some(structured);
         Ok(result)

@@ -20,8 +20,15 @@ use sha2::{Digest, Sha256};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
     Operator,
-    Admin { kb_id: i64, kb: String },
-    Agent { kb_id: i64, kb: String, agent_id: i64 },
+    Admin {
+        kb_id: i64,
+        kb: String,
+    },
+    Agent {
+        kb_id: i64,
+        kb: String,
+        agent_id: i64,
+    },
 }
 
 impl Principal {

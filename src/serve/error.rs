@@ -85,7 +85,13 @@ impl ApiError {
     }
 
     /// Over a plan limit: `status` is 429 for rates, 403 or 409 for sizes and counts.
-    pub fn over_limit(status: StatusCode, code: &str, name: &str, value: u64, message: String) -> Self {
+    pub fn over_limit(
+        status: StatusCode,
+        code: &str,
+        name: &str,
+        value: u64,
+        message: String,
+    ) -> Self {
         ApiError {
             status,
             code: code.to_string(),
@@ -115,7 +121,9 @@ fn status_of(reason: Reason) -> StatusCode {
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         match e {
-            Error::Rejected { reason, message } => ApiError::new(status_of(reason), reason.as_str(), message),
+            Error::Rejected { reason, message } => {
+                ApiError::new(status_of(reason), reason.as_str(), message)
+            }
             other => {
                 tracing::error!("request failed: {other}");
                 ApiError::new(

@@ -12,7 +12,10 @@ use axum::Json;
 
 /// Opens knowledge base `name` for a caller that [`Principal::sees`] it; a name that does not
 /// exist is the same 404 as one the key may not see.
-pub(crate) fn open_kb<'a>(lore: &'a Lore, name: &str) -> Result<crate::KnowledgeBase<'a>, ApiError> {
+pub(crate) fn open_kb<'a>(
+    lore: &'a Lore,
+    name: &str,
+) -> Result<crate::KnowledgeBase<'a>, ApiError> {
     lore.existing_kb(name)?
         .ok_or_else(|| ApiError::not_found(format!("no knowledge base {name:?}")))
 }
@@ -52,11 +55,12 @@ pub async fn create_kb(
 /// Lists the knowledge bases (operator only).
 #[utoipa::path(get, path = "/v1/kb", tag = "knowledge bases", security(("bearer" = [])),
     responses((status = 200, body = KbList), (status = 401, body = super::error::ErrorBody)))]
-pub async fn list_kbs(State(state): State<AppState>, Auth(who): Auth) -> Result<Json<KbList>, ApiError> {
+pub async fn list_kbs(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+) -> Result<Json<KbList>, ApiError> {
     who.operator()?;
-    let kbs = state
-        .blocking(|lore| Ok(lore.catalog().kbs()?))
-        .await?;
+    let kbs = state.blocking(|lore| Ok(lore.catalog().kbs()?)).await?;
     Ok(Json(KbList {
         kbs: kbs.into_iter().map(|k| KbName { name: k.name }).collect(),
     }))
@@ -121,7 +125,9 @@ pub async fn create_key(
     };
     let agent = match (role, body.agent) {
         (KeyRole::Agent, None) => {
-            return Err(ApiError::invalid("an agent key needs \"agent\": <agent id>"))
+            return Err(ApiError::invalid(
+                "an agent key needs \"agent\": <agent id>",
+            ))
         }
         (KeyRole::Admin, Some(_)) => {
             return Err(ApiError::invalid("an admin key is not bound to an agent"))

@@ -64,11 +64,15 @@ impl Metrics {
         let jobs_queued = IntGauge::new("jobs_queued", "jobs waiting in the queue").map_err(err)?;
         let jobs_running =
             IntGauge::new("ingest_runs_running", "knowledge bases ingesting now").map_err(err)?;
-        let parses = IntCounter::new("parses_total", "ingestions that parsed content").map_err(err)?;
-        let parsed_pages =
-            IntCounter::new("parsed_pages_total", "pages parsed (paged documents, websites)")
-                .map_err(err)?;
-        let parsed_chunks = IntCounter::new("parsed_chunks_total", "chunks written").map_err(err)?;
+        let parses =
+            IntCounter::new("parses_total", "ingestions that parsed content").map_err(err)?;
+        let parsed_pages = IntCounter::new(
+            "parsed_pages_total",
+            "pages parsed (paged documents, websites)",
+        )
+        .map_err(err)?;
+        let parsed_chunks =
+            IntCounter::new("parsed_chunks_total", "chunks written").map_err(err)?;
         let ingest_seconds =
             Counter::new("ingest_seconds_total", "seconds spent in ingestion runs").map_err(err)?;
         for c in [

@@ -220,10 +220,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/kb/{kb}/sources/{id}/revert", post(sources::revert))
         .route("/v1/kb/{kb}/sources/{id}/enable", post(sources::enable))
         .route("/v1/kb/{kb}/sources/{id}/disable", post(sources::disable))
-        .route(
-            "/v1/kb/{kb}/agents",
-            get(agents::list).post(agents::create),
-        )
+        .route("/v1/kb/{kb}/agents", get(agents::list).post(agents::create))
         .route(
             "/v1/kb/{kb}/agents/{agent}/sources/{id}",
             put(agents::link).delete(agents::unlink),

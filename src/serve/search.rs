@@ -36,7 +36,9 @@ pub async fn search(
     }
     let k = req.k.unwrap_or(DEFAULT_HITS);
     if k == 0 || k > MAX_K {
-        return Err(ApiError::invalid(format!("k must be between 1 and {MAX_K}")));
+        return Err(ApiError::invalid(format!(
+            "k must be between 1 and {MAX_K}"
+        )));
     }
     let min_confidence = req.min_confidence.unwrap_or(DEFAULT_MIN_CONFIDENCE);
     if !(0.0..=1.0).contains(&min_confidence) {
@@ -47,7 +49,9 @@ pub async fn search(
         .iter()
         .map(|k| {
             SourceKind::parse(k).map_err(|_| {
-                ApiError::invalid(format!("unknown source kind {k:?} (file, text, catalog, url)"))
+                ApiError::invalid(format!(
+                    "unknown source kind {k:?} (file, text, catalog, url)"
+                ))
             })
         })
         .collect::<Result<Vec<_>, _>>()?;

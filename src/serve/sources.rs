@@ -309,10 +309,10 @@ pub async fn add_url(
         .blocking(move |lore| {
             let kb = open_kb(lore, &kb)?;
             let q = st.quotas(kb.id())?;
-            let exists = kb
-                .sources()?
-                .iter()
-                .any(|s| s.kind == SourceKind::Url && url::Url::parse(&url).is_ok_and(|u| s.origin.as_deref() == Some(u.as_str())));
+            let exists = kb.sources()?.iter().any(|s| {
+                s.kind == SourceKind::Url
+                    && url::Url::parse(&url).is_ok_and(|u| s.origin.as_deref() == Some(u.as_str()))
+            });
             quota::check_sources(&kb, &q, u64::from(!exists))?;
             quota::check_parse_rate(&kb, &q, 1)?;
             let id = kb.queue_url(&url, &opts)?;
@@ -387,8 +387,9 @@ pub async fn upload(
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<(StatusCode, Json<Added>), ApiError> {
     who.admin_of(&kb)?;
-    let mut multipart =
-        multipart.map_err(|e| ApiError::invalid(format!("expected multipart/form-data: {}", e.body_text())))?;
+    let mut multipart = multipart.map_err(|e| {
+        ApiError::invalid(format!("expected multipart/form-data: {}", e.body_text()))
+    })?;
     // Limits known before reading a byte: per file, and what the storage quota leaves.
     let st = state.clone();
     let kb_name = kb.clone();
@@ -400,7 +401,10 @@ pub async fn upload(
                 .config()
                 .max_upload_bytes
                 .unwrap_or(lore.config().limits.max_bytes);
-            Ok((per_file, quota::storage_left(&kb, &q)?.zip(q.max_storage_bytes)))
+            Ok((
+                per_file,
+                quota::storage_left(&kb, &q)?.zip(q.max_storage_bytes),
+            ))
         })
         .await?;
     let mut files: Vec<Upload> = Vec::new();
@@ -431,7 +435,9 @@ pub async fn upload(
                             Reason::TooLarge.as_str(),
                             "max_upload_bytes",
                             per_file,
-                            format!("{file_name} is larger than the upload limit of {per_file} bytes"),
+                            format!(
+                                "{file_name} is larger than the upload limit of {per_file} bytes"
+                            ),
                         ));
                     }
                     if let Some((left, max)) = storage {

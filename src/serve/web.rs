@@ -33,8 +33,9 @@ fn serve(name: &str) -> Response {
             file.data.into_owned(),
         )
             .into_response(),
-        None => super::ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such file")
-            .into_response(),
+        None => {
+            super::ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such file").into_response()
+        }
     }
 }
 

@@ -93,9 +93,7 @@ impl Progress for RunProgress {
     }
 
     fn inc(&self, n: u64) {
-        self.state
-            .board()
-            .set_progress(self.kb_id, |p| p.done += n);
+        self.state.board().set_progress(self.kb_id, |p| p.done += n);
     }
 
     fn message(&self, msg: &str) {
@@ -127,7 +125,10 @@ pub fn spawn(
             if last_resync.is_none_or(|t| t.elapsed() >= resync_every) {
                 last_resync = Some(Instant::now());
                 let st = state.clone();
-                if let Err(e) = state.blocking(move |lore| queue_due_resyncs(&st, lore)).await {
+                if let Err(e) = state
+                    .blocking(move |lore| queue_due_resyncs(&st, lore))
+                    .await
+                {
                     tracing::error!("scheduling re-syncs: {}", e.message);
                 }
             }
@@ -232,7 +233,11 @@ fn run_kb(state: &AppState, kb_id: i64) {
         }
         Err(e) => {
             tracing::error!(kb = %name, "ingestion run failed: {e}");
-            state.metrics().errors.with_label_values(&["internal"]).inc();
+            state
+                .metrics()
+                .errors
+                .with_label_values(&["internal"])
+                .inc();
             if let Err(e2) = lore.catalog().note_running_error(kb_id, &e.to_string()) {
                 tracing::error!(kb = %name, "recording the failure: {e2}");
             }

@@ -473,7 +473,10 @@ mod tests {
         let a = c.kb_create("a").unwrap();
         c.key_insert(a.id, KeyRole::Admin, None, "h1").unwrap();
         let k = c.key_by_hash("h1").unwrap().unwrap();
-        assert_eq!((k.kb_id, k.kb_name.as_str(), k.role), (a.id, "a", KeyRole::Admin));
+        assert_eq!(
+            (k.kb_id, k.kb_name.as_str(), k.role),
+            (a.id, "a", KeyRole::Admin)
+        );
         assert_eq!(c.key_by_hash("h2").unwrap(), None);
         // The same hash cannot be stored twice.
         assert!(c.key_insert(a.id, KeyRole::Agent, Some(1), "h1").is_err());
@@ -497,15 +500,14 @@ mod tests {
         assert_eq!((days[0].usage.parses, days[0].usage.chunks), (2, 8));
         assert_eq!(days[0].usage.searches, 4);
 
-        let o = c
-            .set_quota_overrides(
-                kb.id,
-                &QuotaOverrides {
-                    max_sources: Some(2),
-                    ..Default::default()
-                },
-            )
-            .unwrap();
+        c.set_quota_overrides(
+            kb.id,
+            &QuotaOverrides {
+                max_sources: Some(2),
+                ..Default::default()
+            },
+        )
+        .unwrap();
         let o = c
             .set_quota_overrides(
                 kb.id,
@@ -528,7 +530,13 @@ mod tests {
         c.set_max_attempts(2);
         let kb = c.kb_create("a").unwrap();
         let s = c
-            .source_insert(kb.id, SourceKind::Text, "t", None, &SourceOptions::default())
+            .source_insert(
+                kb.id,
+                SourceKind::Text,
+                "t",
+                None,
+                &SourceOptions::default(),
+            )
             .unwrap();
         let job = c.enqueue(kb.id, s, None).unwrap();
         for attempt in 1..=2 {

@@ -4,5 +4,6 @@ mod cli;
 mod common;
 mod filters;
 mod ingest;
+mod serve;
 mod versions;
 mod web_sources;
