@@ -38,6 +38,8 @@ pub struct SearchArgs {
     pub languages: Vec<String>,
     /// Withhold passages below this confidence (0 to 1; default 0.35).
     pub min_confidence: Option<f32>,
+    /// `hybrid` (default), `text` or `vector`.
+    pub mode: Option<String>,
 }
 
 /// The MCP server of one knowledge base.
@@ -113,8 +115,13 @@ impl LoreMcp {
                     (None, Some(a)) => Some(kb.agent(a)?.id),
                     (None, None) => None,
                 };
+                let mode = match args.mode.as_deref() {
+                    Some(m) => m.parse()?,
+                    None => crate::retrieve::SearchMode::default(),
+                };
                 let opts = SearchOptions {
                     k,
+                    mode,
                     min_confidence: args.min_confidence.unwrap_or(DEFAULT_MIN_CONFIDENCE),
                     filter: SourceFilter {
                         tags: args.tags,
@@ -142,9 +149,8 @@ impl LoreMcp {
                 h.text.trim()
             ));
         }
-        let structured =
-            serde_json::to_value(crate::serve::search::response(results, "text".to_string()))
-                .map_err(|e| McpError::internal_error(e.to_string(), None))?;
+        let structured = serde_json::to_value(crate::serve::search::response(results))
+            .map_err(|e| McpError::internal_error(e.to_string(), None))?;
         let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
         result.structured_content = Some(structured);
         Ok(result)

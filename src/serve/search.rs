@@ -6,7 +6,7 @@ use super::kbs::open_kb;
 use super::model::*;
 use super::AppState;
 use crate::index::IndexFilter;
-use crate::retrieve::{SearchOptions, DEFAULT_MIN_CONFIDENCE, MAX_K};
+use crate::retrieve::{SearchMode, SearchOptions, DEFAULT_MIN_CONFIDENCE, MAX_K};
 use crate::store::{format_time, SourceFilter, SourceKind};
 use crate::SearchResults;
 use axum::extract::rejection::JsonRejection;
@@ -65,7 +65,11 @@ pub async fn search(
     };
     let st = state.clone();
     let started = std::time::Instant::now();
-    let (results, mode) = state
+    let mode: SearchMode = match req.mode.as_deref() {
+        Some(m) => m.parse()?,
+        None => SearchMode::default(),
+    };
+    let results = state
         .blocking(move |lore| {
             let kb = open_kb(lore, &kb)?;
             let q = st.quotas(kb.id())?;
@@ -97,38 +101,24 @@ pub async fn search(
                 index_filter: IndexFilter {
                     in_stock_only: req.in_stock,
                 },
+                mode,
                 ..SearchOptions::default()
             };
-            let mode = mode_of(req.mode.as_deref())?;
-            Ok((kb.search_with(&req.query, &opts)?, mode))
+            Ok(kb.search_with(&req.query, &opts)?)
         })
         .await?;
     state
         .metrics()
         .search_seconds
         .observe(started.elapsed().as_secs_f64());
-    Ok(Json(response(results, mode)))
-}
-
-/// The retrieval mode asked for. Full text is what the engine serves today; the vector and
-/// hybrid modes are refused by name until retrieval offers them, never silently replaced.
-fn mode_of(mode: Option<&str>) -> Result<String, ApiError> {
-    match mode.unwrap_or("text") {
-        "text" => Ok("text".to_string()),
-        m @ ("hybrid" | "vector") => Err(ApiError::invalid(format!(
-            "mode {m:?} is not available in this build; use \"text\""
-        ))),
-        other => Err(ApiError::invalid(format!(
-            "unknown mode {other:?} (hybrid, text, vector)"
-        ))),
-    }
+    Ok(Json(response(results)))
 }
 
 /// The API view of search results.
-pub fn response(r: SearchResults, mode: String) -> SearchResponse {
+pub fn response(r: SearchResults) -> SearchResponse {
     SearchResponse {
         query: r.query,
-        mode,
+        mode: r.mode.as_str().to_string(),
         confidence: r.confidence,
         nothing_relevant: r.nothing_relevant,
         hits: r

@@ -56,7 +56,18 @@ fn client() -> reqwest::blocking::Client {
 
 impl Svc {
     fn start(data: &Path, cfg: ServeConfig) -> Svc {
-        let lore = lore::serve::open_lore(data, &cfg).unwrap();
+        Self::start_with(data, cfg, false)
+    }
+
+    /// With `hybrid`, the engine embeds with the hashing embedder (no model download), so
+    /// ingestion writes vectors and searches fuse full text with vectors.
+    fn start_with(data: &Path, cfg: ServeConfig, hybrid: bool) -> Svc {
+        let mut lore = lore::serve::open_lore(data, &cfg).unwrap();
+        if hybrid {
+            lore = lore
+                .with_embedder(std::sync::Arc::new(lore::embed::HashEmbedder::default()))
+                .unwrap();
+        }
         let server = Server::start(lore, cfg, "127.0.0.1:0".parse().unwrap()).unwrap();
         Svc {
             base: format!("http://{}", server.addr()),
@@ -811,7 +822,7 @@ fn a_restart_resumes_queued_and_running_jobs_without_duplicates() {
 #[test]
 fn concurrent_searches_while_ingesting_make_no_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Svc::start(dir.path(), config(1));
+    let s = Svc::start_with(dir.path(), config(1), true);
     let k = s.kb("load");
     let topics = [
         "shipping", "returns", "warranty", "payment", "privacy", "contact", "hours", "sizes",
@@ -891,6 +902,11 @@ fn concurrent_searches_while_ingesting_make_no_errors() {
         pct(0.99).as_secs_f64() * 1000.0
     );
     assert_eq!(errors, 0);
+    let (_, v) = s.search("load", &k, json!({"query": "parcel lockers"}));
+    assert_eq!(v["mode"], "hybrid", "{v}");
+    let u = s.ok("GET", "/v1/kb/load/usage", &k, None);
+    assert_eq!(u["today"]["parses"], 48, "{u}");
+    assert_eq!(u["today"]["embeddings"], u["today"]["chunks"], "{u}");
     assert_eq!(
         s.ok("GET", "/v1/kb/load/sources", &k, None)["sources"]
             .as_array()
