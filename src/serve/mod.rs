@@ -370,3 +370,33 @@ pub async fn run(
 pub(crate) fn poll_interval(config: &ServeConfig) -> Duration {
     Duration::from_millis(config.poll_ms.max(10))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_serve_table_of_lore_toml_is_read_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            ServeConfig::load(dir.path()).unwrap().workers,
+            ServeConfig::default().workers
+        );
+        std::fs::write(
+            dir.path().join("lore.toml"),
+            "keep_versions = 4\n[serve]\nworkers = 5\n[serve.quotas]\nmax_sources = 7\n",
+        )
+        .unwrap();
+        let cfg = ServeConfig::load(dir.path()).unwrap();
+        assert_eq!((cfg.workers, cfg.quotas.max_sources), (5, Some(7)));
+        assert_eq!(
+            cfg.quotas.searches_per_minute,
+            Quotas::default().searches_per_minute
+        );
+        // The engine's own configuration still reads the same file.
+        assert_eq!(crate::Config::load(dir.path()).unwrap().keep_versions, 4);
+        std::fs::write(dir.path().join("lore.toml"), "[serve]\nworkerz = 5\n").unwrap();
+        let err = ServeConfig::load(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("workerz"), "{err}");
+    }
+}
