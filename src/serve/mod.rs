@@ -242,6 +242,7 @@ pub fn router(state: AppState) -> Router {
             metrics::track,
         ))
         .fallback(error::not_found_route)
+        .method_not_allowed_fallback(error::method_not_allowed)
         // Uploads stream through their own limit (see `sources::upload`); every other body
         // is small JSON.
         .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
