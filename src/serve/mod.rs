@@ -394,8 +394,12 @@ mod tests {
             cfg.quotas.searches_per_minute,
             Quotas::default().searches_per_minute
         );
-        // The engine's own configuration still reads the same file.
-        assert_eq!(crate::Config::load(dir.path()).unwrap().keep_versions, 4);
+        // The engine's own configuration still reads the same file, and the per-kb job
+        // concurrency becomes the ingestion batch size.
+        let lore = open_lore(dir.path(), &cfg).unwrap();
+        assert_eq!(lore.config().keep_versions, 4);
+        assert_eq!(lore.config().batch_size, cfg.jobs_per_kb);
+        drop(lore);
         std::fs::write(dir.path().join("lore.toml"), "[serve]\nworkerz = 5\n").unwrap();
         let err = ServeConfig::load(dir.path()).unwrap_err();
         assert!(err.to_string().contains("workerz"), "{err}");
