@@ -268,3 +268,44 @@ fn queue_due_resyncs(state: &AppState, lore: &crate::Lore) -> Result<(), super::
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::serve::model::Job;
+    use crate::store::access::JobInfo;
+
+    #[test]
+    fn one_run_per_kb_and_its_progress_shows_on_running_jobs_only() {
+        let b = Board::default();
+        assert!(b.claim(1));
+        assert!(!b.claim(1), "a second run of the same kb must wait");
+        assert!(b.claim(2), "another kb runs alongside");
+        b.set_progress(1, |p| {
+            p.total = 4;
+            p.done = 1;
+            p.stage = "ingesting faq.md".into();
+        });
+        let p = b.progress(1).unwrap();
+        assert_eq!(
+            (p.done, p.total, p.stage.as_str()),
+            (1, 4, "ingesting faq.md")
+        );
+        let mut info = JobInfo {
+            id: 7,
+            source_id: 3,
+            kind: "ingest".into(),
+            state: "running".into(),
+            attempts: 1,
+            error: None,
+            created_at: 0,
+            updated_at: 0,
+        };
+        assert!(Job::from_info(&info, b.progress(1)).progress.is_some());
+        info.state = "queued".into();
+        assert!(Job::from_info(&info, b.progress(1)).progress.is_none());
+        b.release(1);
+        assert!(b.progress(1).is_none());
+        assert!(b.claim(1));
+    }
+}

@@ -695,6 +695,72 @@ fn uploads_stream_and_stop_at_the_limit() {
     s.settle("files", &k);
     let detail = s.ok("GET", &format!("/v1/kb/files/sources/{id}"), &k, None);
     assert_eq!(detail["versions"].as_array().unwrap().len(), 1, "{detail}");
+    // The same name again is a new version of that source; revert goes back.
+    let (ct, mut body) = multipart(&[(
+        "faq.md",
+        b"# FAQ\n\n## Warranty\n\nEvery kettle has a three year warranty.\n",
+    )]);
+    let tail = b"--lore-test-boundary-7d1f--\r\n";
+    body.truncate(body.len() - tail.len());
+    body.extend_from_slice(b"--lore-test-boundary-7d1f\r\nContent-Disposition: form-data; name=\"tags\"\r\n\r\nterms, returns\r\n--lore-test-boundary-7d1f\r\nContent-Disposition: form-data; name=\"language\"\r\n\r\nen\r\n");
+    body.extend_from_slice(tail);
+    let resp = s
+        .http
+        .post(format!("{}/v1/kb/files/sources/upload", s.base))
+        .bearer_auth(&k)
+        .header("content-type", ct)
+        .body(body)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 202);
+    let v: Value = resp.json().unwrap();
+    assert_eq!(v["sources"][0]["id"], id, "{v}");
+    assert_eq!(
+        (
+            v["sources"][0]["tags"].clone(),
+            v["sources"][0]["language"].clone()
+        ),
+        (json!(["returns", "terms"]), json!("en"))
+    );
+    s.settle("files", &k);
+    assert_eq!(
+        s.ok("GET", &format!("/v1/kb/files/sources/{id}"), &k, None)["active_version"],
+        2
+    );
+    let reverted = s.ok(
+        "POST",
+        &format!("/v1/kb/files/sources/{id}/revert"),
+        &k,
+        Some(json!({"version": 1})),
+    );
+    assert_eq!(reverted["active_version"], 1, "{reverted}");
+    let (_, hits) = s.search("files", &k, json!({"query": "kettle warranty years"}));
+    assert!(
+        hits["hits"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("two year"),
+        "{hits}"
+    );
+    let (st, v) = s.call(
+        "POST",
+        &format!("/v1/kb/files/sources/{id}/revert"),
+        Some(&k),
+        Some(json!({"version": 9})),
+    );
+    assert_eq!((st, code(&v)), (404, "not-found"), "{v}");
+    // A question nothing answers is a knowledge gap for the admin.
+    let (_, v) = s.search(
+        "files",
+        &k,
+        json!({"query": "do you deliver to Antarctica"}),
+    );
+    assert_eq!(v["nothing_relevant"], true, "{v}");
+    let gaps = s.ok("GET", "/v1/kb/files/gaps", &k, None);
+    assert_eq!(
+        gaps["gaps"][0]["query"], "do you deliver to Antarctica",
+        "{gaps}"
+    );
     let storage_before = s.ok("GET", "/v1/kb/files/usage", &k, None)["storage_bytes"]
         .as_u64()
         .unwrap();
@@ -740,6 +806,13 @@ fn uploads_stream_and_stop_at_the_limit() {
     assert!(started.elapsed() < Duration::from_secs(10));
     let sources = s.ok("GET", "/v1/kb/files/sources", &k, None);
     assert_eq!(sources["sources"].as_array().unwrap().len(), 1, "{sources}");
+    assert_eq!(
+        s.ok("GET", "/v1/kb/files/jobs", &k, None)["jobs"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
     let after = s.ok("GET", "/v1/kb/files/usage", &k, None)["storage_bytes"]
         .as_u64()
         .unwrap();
@@ -784,18 +857,49 @@ fn a_restart_resumes_queued_and_running_jobs_without_duplicates() {
     );
     s.stop();
 
-    // A process that died mid-run: it had claimed a job (running) when it stopped.
+    // A process that died mid-run: it had claimed two jobs (running) when it stopped.
+    // A sixth source's job has already taken the process down on every attempt it had.
+    let doomed = s_text_offline(
+        dir.path(),
+        "resume",
+        "Doomed",
+        "This entry crashed every run.",
+    );
     {
         let lore = lore::Lore::open(dir.path()).unwrap();
         let kb_id = lore.catalog().kb("resume").unwrap().unwrap().id;
         assert_eq!(lore.catalog().claim_jobs(kb_id, 2).unwrap().len(), 2);
+        let db = rusqlite::Connection::open(dir.path().join("catalog.db")).unwrap();
+        db.execute(
+            "UPDATE jobs SET state = 'running', attempts = 3 WHERE source_id = ?1",
+            [doomed],
+        )
+        .unwrap();
     }
 
     // Second life, with workers: everything finishes, once.
     let s = Svc::start(dir.path(), config(2));
     let jobs = s.settle("resume", &k);
-    assert_eq!(jobs.len(), 5, "{jobs:?}");
-    assert!(jobs.iter().all(|j| j["state"] == "done"), "{jobs:?}");
+    assert_eq!(jobs.len(), 6, "{jobs:?}");
+    let (failed, done): (Vec<_>, Vec<_>) = jobs.iter().partition(|j| j["source_id"] == doomed);
+    assert!(done.iter().all(|j| j["state"] == "done"), "{jobs:?}");
+    // Out of attempts: failed with its reason, not retried forever.
+    assert_eq!(failed[0]["state"], "failed", "{jobs:?}");
+    assert_eq!(failed[0]["attempts"], 3);
+    assert!(
+        failed[0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("gave up after 3 attempts"),
+        "{jobs:?}"
+    );
+    let one = s.ok(
+        "GET",
+        &format!("/v1/kb/resume/jobs/{}", failed[0]["id"]),
+        &k,
+        None,
+    );
+    assert_eq!(one["state"], "failed");
     let mut total_chunks = 0;
     for id in &ids {
         let d = s.ok("GET", &format!("/v1/kb/resume/sources/{id}"), &k, None);
@@ -817,6 +921,14 @@ fn a_restart_resumes_queued_and_running_jobs_without_duplicates() {
         total_chunks,
         "index documents = chunks"
     );
+}
+
+/// Queues a text entry through the library, as `lore add-text` in another process would.
+fn s_text_offline(data: &Path, kb: &str, title: &str, text: &str) -> i64 {
+    let lore = lore::Lore::open(data).unwrap();
+    let kb = lore.existing_kb(kb).unwrap().unwrap();
+    kb.queue_text(title, text, &lore::AddOptions::default())
+        .unwrap()
 }
 
 #[test]
@@ -1178,4 +1290,142 @@ fn mcp_server_answers_initialize_and_tool_calls_over_stdio() {
     drop(stdin);
     let status = child.wait().unwrap();
     assert!(status.success(), "lore mcp exited with {status}");
+}
+
+/// A one-page website on 127.0.0.1 whose body the test changes.
+fn site(
+    body: std::sync::Arc<std::sync::Mutex<String>>,
+) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            addr_tx.send(listener.local_addr().unwrap()).unwrap();
+            let app = axum::Router::new().route(
+                "/page",
+                axum::routing::get(move || {
+                    let body = body.clone();
+                    async move {
+                        let text = body.lock().unwrap().clone();
+                        axum::response::Html(format!(
+                            "<html><head><title>Store hours</title></head><body><main><h1>Store hours</h1><p>{text}</p></main></body></html>"
+                        ))
+                    }
+                }),
+            );
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stop_rx.await;
+                })
+                .await
+                .unwrap();
+        });
+    });
+    (format!("http://{}/page", addr_rx.recv().unwrap()), stop_tx)
+}
+
+#[test]
+fn url_sources_are_resynced_on_schedule_in_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("lore.toml"),
+        "[web]\nallow_private_hosts = \"127.0.0.1/32\"\nper_host_delay_ms = 0\nretries = 0\n",
+    )
+    .unwrap();
+    let body = std::sync::Arc::new(std::sync::Mutex::new(
+        "The store opens at nine in the morning on weekdays.".to_string(),
+    ));
+    let (url, stop_site) = site(body.clone());
+    let s = Svc::start(dir.path(), config(1));
+    let k = s.kb("web");
+    let v = s.ok(
+        "POST",
+        "/v1/kb/web/sources/url",
+        &k,
+        Some(json!({"url": url, "every_secs": 1, "tags": ["contacts"]})),
+    );
+    let id = v["sources"][0]["id"].as_i64().unwrap();
+    assert_eq!(v["sources"][0]["every_secs"], 1, "{v}");
+    s.settle("web", &k);
+    let d = s.ok("GET", &format!("/v1/kb/web/sources/{id}"), &k, None);
+    assert_eq!(d["status"], "ready", "{d}");
+    let (_, hits) = s.search(
+        "web",
+        &k,
+        json!({"query": "when does the store open", "min_confidence": 0.0}),
+    );
+    assert!(
+        hits["hits"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("nine"),
+        "{hits} {d}"
+    );
+    // The site changes; nobody calls sync: the scheduler does.
+    *body.lock().unwrap() = "The store now opens at eight in the morning, every day.".to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let d = s.ok("GET", &format!("/v1/kb/web/sources/{id}"), &k, None);
+        if d["active_version"] == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no scheduled re-sync: {d}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (_, hits) = s.search(
+        "web",
+        &k,
+        json!({"query": "when does the store open", "min_confidence": 0.0}),
+    );
+    assert!(
+        hits["hits"][0]["text"].as_str().unwrap().contains("eight"),
+        "{hits}"
+    );
+    s.stop();
+    let _ = stop_site.send(());
+}
+
+#[test]
+fn lore_serve_runs_until_terminated() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lore"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--data"])
+        .arg(dir.path())
+        .env("LORE_OPERATOR_KEY", OPERATOR)
+        .env("LORE_EMBEDDER", "none")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("http://") {
+        line.clear();
+        assert!(err.read_line(&mut line).unwrap() > 0, "lore serve exited");
+    }
+    let base = line.trim().rsplit(' ').next().unwrap().to_string();
+    let http = client();
+    let health: Value = http
+        .get(format!("{base}/healthz"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    let created = http
+        .post(format!("{base}/v1/kb"))
+        .bearer_auth(OPERATOR)
+        .json(&json!({"name": "cli"}))
+        .send()
+        .unwrap();
+    assert_eq!(created.status().as_u16(), 201);
+    // SIGTERM: a graceful stop, exit status 0.
+    // SAFETY: kill(2) on the pid of a child this test started and has not reaped.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
 }
