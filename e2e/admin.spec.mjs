@@ -75,7 +75,11 @@ page.on('console', (m) => {
   if (m.type() === 'error') log('console error:', m.text());
 });
 
-const shot = (name) => page.screenshot({ path: join(ART, `${name}.png`), fullPage: true });
+/** A full-page screenshot, without the transient status toast. */
+async function shot(name) {
+  await page.evaluate(() => document.querySelector('#status').classList.remove('show'));
+  await page.screenshot({ path: join(ART, `${name}.png`), fullPage: true });
+}
 const row = (name) => page.locator(`#sources-body tr[data-name="${name}"]`);
 const rowOfKind = (kind) => page.locator(`#sources-body tr[data-kind="${kind}"]`).first();
 const statusOf = async (r) => (await r.count()) ? r.getAttribute('data-status') : null;
@@ -241,6 +245,7 @@ try {
     check(/nine stamps/.test(await page.locator('#chunks').textContent()), 'v1 chunks show the v1 text');
     check((await page.locator('#chunks li .cite').first().textContent()).includes(SITE), 'chunk citation names the page URL');
     check((await page.locator('#detail-pages li').count()) >= 2, 'the website detail lists its pages');
+    await page.evaluate(() => document.querySelector('#status').classList.remove('show'));
     await page.locator('#detail').screenshot({ path: join(ART, '04-detail.png') });
   });
 
@@ -344,6 +349,7 @@ try {
     check(sw <= iw, `the page is ${sw}px wide in a ${iw}px window`);
     check(await page.locator('#sources-table thead').evaluate((el) => el.getBoundingClientRect().height <= 1), 'table head still shown at phone width');
     await page.locator('#sources-title').scrollIntoViewIfNeeded();
+    await page.evaluate(() => document.querySelector('#status').classList.remove('show'));
     await page.screenshot({ path: join(ART, '06-phone.png') });
     await page.setViewportSize({ width: 1360, height: 900 });
   });

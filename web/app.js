@@ -517,7 +517,10 @@ function uploadFile(file, { catalog = false } = {}) {
   const note = h('span', { class: 'small' }, 'starting');
   const li = h('li', { 'data-file': file.name }, h('span', { class: 'file-name' }, file.name),
     h('span', { class: 'small' }, fmtBytes(file.size)), bar, note);
-  $('#uploads').prepend(li);
+  const list = $('#uploads');
+  list.prepend(li);
+  // Keep the list short: the sources table is where a file's fate is shown.
+  for (const old of [...list.children].slice(8)) if (old.dataset.state) old.remove();
   state.uploadsInFlight++;
 
   const form = new FormData();
@@ -808,16 +811,17 @@ function renderDetail(d) {
     const active = v.number === d.active_version;
     const notes = [];
     if (v.error) notes.push(h('li', { class: 'error' }, h('code', {}, v.error.reason), `: ${v.error.message}`));
+    const st = v.stats || v;
     for (const w of v.warnings || []) notes.push(h('li', { class: 'warning' }, typeof w === 'string' ? w : JSON.stringify(w)));
-    if (v.stats?.truncated) notes.push(h('li', { class: 'warning' }, 'truncated at a limit'));
+    if (st.truncated) notes.push(h('li', { class: 'warning' }, 'truncated at a limit'));
     const canRevert = v.state === 'ready' && !v.pruned && !active;
     vb.append(h('tr', { 'data-version': v.number, 'data-state': v.state },
       h('td', { 'data-label': 'Version' }, `v${v.number}`, active ? h('span', { class: 'badge st-ready' }, 'active') : null),
       h('td', { 'data-label': 'State' }, v.pruned ? `${v.state} (pruned)` : v.state),
       h('td', { 'data-label': 'Created' }, timeEl(v.created_at)),
-      h('td', { 'data-label': 'Size', class: 'num' }, fmtBytes(v.stats?.bytes)),
-      h('td', { 'data-label': 'Pages', class: 'num' }, fmtNum(v.stats?.pages)),
-      h('td', { 'data-label': 'Chunks', class: 'num' }, fmtNum(v.stats?.chunks)),
+      h('td', { 'data-label': 'Size', class: 'num' }, fmtBytes(st.bytes)),
+      h('td', { 'data-label': 'Pages', class: 'num' }, fmtNum(st.pages)),
+      h('td', { 'data-label': 'Chunks', class: 'num' }, fmtNum(st.chunks)),
       h('td', { 'data-label': 'Warnings and errors' }, notes.length ? h('ul', { class: 'notes' }, notes) : '—'),
       h('td', { class: 'row-actions' }, canRevert ? h('button', {
         type: 'button', class: 'secondary', 'aria-label': `Revert ${d.name} to version ${v.number}`,
@@ -1021,13 +1025,12 @@ function renderResults(r, query) {
 // ---------------------------------------------------------------------------------------
 // Gaps and usage
 
-const QUOTA_USAGE = {
-  max_sources: ['sources', 'Sources'],
-  sources: ['sources', 'Sources'],
-  storage_bytes: ['storage_bytes', 'Storage'],
-  max_storage_bytes: ['storage_bytes', 'Storage'],
-  parse_jobs_per_hour: ['parse_jobs_last_hour', 'Parse jobs this hour'],
-  searches_per_minute: ['searches_last_minute', 'Searches this minute'],
+/** Quota name → [label, what it is measured against, unit]. */
+const QUOTAS = {
+  max_sources: ['Sources', (u) => u.sources, 'count'],
+  max_storage_bytes: ['Storage', (u) => u.storage_bytes, 'bytes'],
+  parse_jobs_per_hour: ['Parse jobs per hour', (u) => u.today?.parses, 'rate', 'parses today'],
+  searches_per_minute: ['Searches per minute', (u) => u.today?.searches, 'rate', 'searches today'],
 };
 
 async function loadGapsAndUsage() {
@@ -1051,41 +1054,27 @@ function renderGaps(gaps) {
   $('#gaps-empty').hidden = gaps.length > 0;
 }
 
-function quotaRows(u) {
-  const quotas = u.quotas || {};
-  const used = { ...(u.used || {}), ...(u.current || {}) };
-  const rows = [];
-  for (const [key, q] of Object.entries(quotas)) {
-    let limit = q;
-    let cur;
-    let label = key.replace(/_/g, ' ');
-    if (q && typeof q === 'object') {
-      limit = q.limit ?? q.max ?? null;
-      cur = q.used ?? q.current;
-    }
-    const map = QUOTA_USAGE[key];
-    if (map) {
-      label = map[1];
-      if (cur === undefined) cur = used[map[0]];
-    }
-    if (cur === undefined) cur = used[key];
-    rows.push({ key, label, limit, cur, bytes: /bytes/.test(key) });
-  }
-  return rows;
-}
-
 function renderUsage(u) {
   const box = clear($('#usage-quotas'));
-  const rows = quotaRows(u);
-  for (const r of rows) {
-    const fmt = r.bytes ? fmtBytes : fmtNum;
-    const hasLimit = typeof r.limit === 'number' && r.limit > 0;
-    const hasCur = typeof r.cur === 'number';
-    const id = `quota-${r.key}`;
-    box.append(h('div', { class: 'meter-row', 'data-quota': r.key },
-      h('span', { id, class: 'meter-label' }, r.label),
-      hasLimit && hasCur ? h('meter', { min: 0, max: r.limit, value: Math.min(r.cur, r.limit), high: r.limit * 0.8, optimum: 0, 'aria-labelledby': id }) : null,
-      h('span', { class: 'small' }, hasCur ? `${fmt(r.cur)} of ${hasLimit ? fmt(r.limit) : 'no limit'}` : `limit ${hasLimit ? fmt(r.limit) : 'none'}`)));
+  const quotas = u.quotas || {};
+  for (const [key, limit] of Object.entries(quotas)) {
+    const [label, current, unit, note] = QUOTAS[key] || [key.replace(/_/g, ' '), () => undefined, 'count'];
+    const fmt = unit === 'bytes' ? fmtBytes : fmtNum;
+    const cur = current(u);
+    const limited = typeof limit === 'number';
+    const id = `quota-${key}`;
+    let text;
+    if (unit === 'rate') {
+      text = `${limited ? `at most ${fmtNum(limit)}` : 'no limit'}${typeof cur === 'number' ? ` · ${fmtNum(cur)} ${note}` : ''}`;
+    } else {
+      text = `${typeof cur === 'number' ? fmt(cur) : '—'} of ${limited ? fmt(limit) : 'no limit'}`;
+    }
+    box.append(h('div', { class: 'meter-row', 'data-quota': key },
+      h('span', { id, class: 'meter-label' }, label),
+      unit !== 'rate' && limited && typeof cur === 'number' && limit > 0
+        ? h('meter', { min: 0, max: limit, value: Math.min(cur, limit), low: limit * 0.6, high: limit * 0.85, optimum: 0, 'aria-labelledby': id })
+        : h('span', {}),
+      h('span', { class: 'small' }, text)));
   }
   const today = u.today || {};
   if (Object.keys(today).length) {
@@ -1097,7 +1086,7 @@ function renderUsage(u) {
   for (const d of days) {
     body.append(h('tr', {},
       h('td', { 'data-label': 'Day' }, d.day ?? d.date ?? '—'),
-      ['parses', 'pages', 'chunks', 'embeddings', 'searches'].map((k) => h('td', { 'data-label': k, class: 'num' }, fmtNum(d[k] ?? 0)))));
+      ['Parses', 'Pages', 'Chunks', 'Embeddings', 'Searches'].map((k) => h('td', { 'data-label': k, class: 'num' }, fmtNum(d[k.toLowerCase()] ?? 0)))));
   }
 }
 
