@@ -245,6 +245,9 @@ try {
     check(/nine stamps/.test(await page.locator('#chunks').textContent()), 'v1 chunks show the v1 text');
     check((await page.locator('#chunks li .cite').first().textContent()).includes(SITE), 'chunk citation names the page URL');
     check((await page.locator('#detail-pages li').count()) >= 2, 'the website detail lists its pages');
+    await page.locator('#detail-tags').fill('contacts');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await until('the tag in the table', async () => (await row(site).locator('.tag').allTextContents()).includes('contacts'));
     await page.evaluate(() => document.querySelector('#status').classList.remove('show'));
     await page.locator('#detail').screenshot({ path: join(ART, '04-detail.png') });
   });

@@ -717,6 +717,7 @@ function closeDetail() {
   const id = state.detailId;
   state.detailId = null;
   state.detail = null;
+  state.settingsFor = null;
   $('#detail').hidden = true;
   document.querySelector(`[data-focus="open-${id}"]`)?.focus();
 }
@@ -747,6 +748,7 @@ async function loadDetail(withChunks) {
 }
 
 function renderDetail(d) {
+  const focusKey = document.activeElement?.dataset?.focus;
   $('#detail-title').textContent = d.name;
   const facts = clear($('#detail-facts'));
   const fact = (k, v) => facts.append(h('div', {}, h('dt', {}, k), h('dd', {}, v)));
@@ -767,15 +769,15 @@ function renderDetail(d) {
   const every = d.options?.sync_every_secs ?? d.every_secs;
   if (every) fact('Re-sync', `every ${Math.round(every / 360) / 10} h`);
 
-  // Settings: tags and language (PATCH).
-  const actions = clear($('#detail-actions'));
-  const enabled = d.enabled !== false && d.status !== 'disabled';
-  const tagsIn = h('input', { id: 'detail-tags', value: (d.tags || []).join(', ') });
-  const langSel = h('select', { id: 'detail-language' }, h('option', { value: '' }, 'Detect automatically'),
-    LANGUAGES.map(([v, l]) => h('option', { value: v }, `${l} (${v})`)));
-  langSel.value = d.language || '';
-  actions.append(
-    h('form', {
+  // Settings: tags and language (PATCH). Built once per opened source, so polling does not
+  // overwrite what the admin is typing.
+  if (state.settingsFor !== d.id) {
+    state.settingsFor = d.id;
+    const tagsIn = h('input', { id: 'detail-tags', value: (d.tags || []).join(', '), 'aria-describedby': 'tags-hint' });
+    const langSel = h('select', { id: 'detail-language' }, h('option', { value: '' }, 'Detect automatically'),
+      LANGUAGES.map(([v, l]) => h('option', { value: v }, `${l} (${v})`)));
+    langSel.value = d.language || '';
+    clear($('#detail-settings')).append(h('form', {
       class: 'inline-form', onsubmit: async (ev) => {
         ev.preventDefault();
         await act('Settings saved.', () => api('PATCH', `/sources/${d.id}`,
@@ -784,11 +786,15 @@ function renderDetail(d) {
       },
     }, h('label', { for: 'detail-tags' }, 'Topic tags'), tagsIn,
     h('label', { for: 'detail-language' }, 'Language'), langSel,
-    h('button', { type: 'submit', class: 'secondary' }, 'Save')),
-    h('div', { class: 'actions' },
-      h('button', { type: 'button', onclick: () => syncSource(d) }, 'Sync now'),
-      h('button', { type: 'button', class: 'secondary', onclick: () => setEnabled(d, !enabled) }, enabled ? 'Disable' : 'Enable'),
-      h('button', { type: 'button', class: 'danger', onclick: () => removeSource(d) }, 'Remove')));
+    h('button', { type: 'submit', class: 'secondary' }, 'Save settings')));
+  }
+  const enabled = d.enabled !== false && d.status !== 'disabled';
+  clear($('#detail-actions')).append(
+    h('button', { type: 'button', 'data-focus': 'detail-sync', onclick: () => syncSource(d) }, 'Sync now'),
+    h('button', {
+      type: 'button', class: 'secondary', 'data-focus': 'detail-toggle', onclick: () => setEnabled(d, !enabled),
+    }, enabled ? 'Disable source' : 'Enable source'),
+    h('button', { type: 'button', class: 'danger', 'data-focus': 'detail-remove', onclick: () => removeSource(d) }, 'Remove source'));
 
   // Agents.
   const boxes = clear($('#detail-agent-boxes'));
@@ -798,7 +804,7 @@ function renderDetail(d) {
     const cid = `link-${a.id}`;
     boxes.append(h('div', { class: 'check' },
       h('input', {
-        type: 'checkbox', id: cid, checked: linked.has(a.name),
+        type: 'checkbox', id: cid, checked: linked.has(a.name), 'data-focus': cid,
         onchange: (ev) => setLink(a, d, ev.target.checked),
       }),
       h('label', { for: cid }, a.name)));
@@ -824,7 +830,7 @@ function renderDetail(d) {
       h('td', { 'data-label': 'Chunks', class: 'num' }, fmtNum(st.chunks)),
       h('td', { 'data-label': 'Warnings and errors' }, notes.length ? h('ul', { class: 'notes' }, notes) : '—'),
       h('td', { class: 'row-actions' }, canRevert ? h('button', {
-        type: 'button', class: 'secondary', 'aria-label': `Revert ${d.name} to version ${v.number}`,
+        type: 'button', class: 'secondary', 'aria-label': `Revert ${d.name} to version ${v.number}`, 'data-focus': `revert-${v.number}`,
         onclick: () => revertTo(d, v.number),
       }, `Revert to v${v.number}`) : null)));
   }
@@ -846,6 +852,7 @@ function renderDetail(d) {
     sel.append(h('option', { value: v.number }, `v${v.number}${v.number === d.active_version ? ' (active)' : ''}`));
   }
   if (cur) sel.value = String(cur);
+  if (focusKey) $('#detail').querySelector(`[data-focus="${CSS.escape(focusKey)}"]`)?.focus();
 }
 
 async function revertTo(d, version) {
