@@ -58,9 +58,10 @@ fn request(addr: SocketAddr, method: &str, path: &str, key: &str, body: Option<&
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or_else(|| panic!("not an HTTP answer: {head:?}"));
-    let chunked = head
-        .lines()
-        .any(|l| l.to_ascii_lowercase().starts_with("transfer-encoding: chunked"));
+    let chunked = head.lines().any(|l| {
+        l.to_ascii_lowercase()
+            .starts_with("transfer-encoding: chunked")
+    });
     let body = if chunked {
         dechunk(rest)
     } else {
@@ -239,11 +240,7 @@ fn start_server() -> Server {
         .stderr(log)
         .spawn()
         .expect("start lore serve");
-    let mut server = Server {
-        child,
-        addr,
-        data,
-    };
+    let mut server = Server { child, addr, data };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(Some(status)) = server.child.try_wait() {
