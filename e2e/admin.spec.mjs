@@ -42,6 +42,7 @@ async function until(what, fn, timeout = 30000) {
       last = await fn();
       if (last) return last;
     } catch (e) {
+      if (e instanceof Failure) throw e;
       last = e.message;
     }
     if (Date.now() > end) throw new Failure(`timed out after ${timeout} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
@@ -75,24 +76,30 @@ page.on('console', (m) => {
   if (m.type() === 'error') log('console error:', m.text());
 });
 
-/** A full-page screenshot, without the transient status toast. */
-async function shot(name) {
-  await page.evaluate(() => document.querySelector('#status').classList.remove('show'));
-  await page.screenshot({ path: join(ART, `${name}.png`), fullPage: true });
+/** A screenshot (of the page, or of one element), without the transient status toast. */
+async function shot(name, { element = null, fullPage = true } = {}) {
+  await page.evaluate(() => { document.querySelector('#status').style.visibility = 'hidden'; });
+  const path = join(ART, `${name}.png`);
+  if (element) await page.locator(element).screenshot({ path });
+  else await page.screenshot({ path, fullPage });
+  await page.evaluate(() => { document.querySelector('#status').style.visibility = ''; });
 }
 const row = (name) => page.locator(`#sources-body tr[data-name="${name}"]`);
 const rowOfKind = (kind) => page.locator(`#sources-body tr[data-kind="${kind}"]`).first();
 const statusOf = async (r) => (await r.count()) ? r.getAttribute('data-status') : null;
 
 /** Asks a question in the test tab and returns what the results show. */
-async function ask(question, { mode = 'hybrid', agent = '' } = {}) {
+async function ask(question, { mode = '', agent = '' } = {}) {
   await page.getByRole('tab', { name: 'Test retrieval' }).click();
   await page.getByLabel('Question').fill(question);
   await page.getByLabel('As agent').selectOption(agent ? { label: agent } : { value: '' });
-  await page.getByRole('radio', { name: { hybrid: 'Hybrid', text: 'Full text', vector: 'Vector' }[mode] }).check();
+  await page.getByRole('radio', { name: { '': 'Best available', hybrid: 'Hybrid', text: 'Full text', vector: 'Vector' }[mode] }).check();
   const seq = Number((await page.locator('#results').getAttribute('data-seq')) || 0);
   await page.getByRole('button', { name: 'Search', exact: true }).click();
-  await until(`the results of "${question}"`, async () => Number((await page.locator('#results').getAttribute('data-seq')) || 0) > seq);
+  await until(`the results of "${question}"`, async () => {
+    if (await page.locator('#alert').isVisible()) throw new Failure(`the search failed: ${await page.locator('#alert').textContent()}`);
+    return Number((await page.locator('#results').getAttribute('data-seq')) || 0) > seq;
+  });
   const hits = await page.locator('#hits li.hit').evaluateAll((lis) => lis.map((li) => ({
     source: li.dataset.source,
     version: li.dataset.version,
@@ -102,7 +109,7 @@ async function ask(question, { mode = 'hybrid', agent = '' } = {}) {
   })));
   const nothing = (await page.locator('#results').getAttribute('data-nothing-relevant')) === 'true';
   const summary = await page.locator('#results-summary').textContent();
-  log(`asked "${question}" (${mode}${agent ? `, agent ${agent}` : ''}): ${nothing ? 'nothing relevant' : `${hits.length} hits, first ${hits[0]?.cite}`}`);
+  log(`asked "${question}" (${mode || 'best mode'}${agent ? `, agent ${agent}` : ''}): ${nothing ? 'nothing relevant' : `${hits.length} hits, first ${hits[0]?.cite}`}`);
   return { hits, nothing, summary };
 }
 
@@ -230,6 +237,7 @@ try {
     const reason = await row(site).locator('.reason').textContent();
     check(/not-found/.test(reason), `stale reason: ${reason}`);
     check((await row(site).locator('td[data-label="Active version"]').textContent()) === 'v1', 'stale source lost its active version');
+    await shot('02b-sources-stale');
     const c = await ask('How many loyalty stamps for a free espresso?');
     check(c.hits.length > 0 && c.hits[0].source === site && c.hits[0].version === '1', `after a failed sync the question should still cite ${site} v1: ${JSON.stringify(c.hits[0])}`);
   });
@@ -248,8 +256,7 @@ try {
     await page.locator('#detail-tags').fill('contacts');
     await page.getByRole('button', { name: 'Save settings' }).click();
     await until('the tag in the table', async () => (await row(site).locator('.tag').allTextContents()).includes('contacts'));
-    await page.evaluate(() => document.querySelector('#status').classList.remove('show'));
-    await page.locator('#detail').screenshot({ path: join(ART, '04-detail.png') });
+    await shot('04-detail', { element: '#detail' });
   });
 
   await step('the website is fixed with new content; a sync makes a new version; revert goes back to v1', async () => {
@@ -352,8 +359,7 @@ try {
     check(sw <= iw, `the page is ${sw}px wide in a ${iw}px window`);
     check(await page.locator('#sources-table thead').evaluate((el) => el.getBoundingClientRect().height <= 1), 'table head still shown at phone width');
     await page.locator('#sources-title').scrollIntoViewIfNeeded();
-    await page.evaluate(() => document.querySelector('#status').classList.remove('show'));
-    await page.screenshot({ path: join(ART, '06-phone.png') });
+    await shot('06-phone', { fullPage: false });
     await page.setViewportSize({ width: 1360, height: 900 });
   });
 

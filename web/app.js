@@ -974,11 +974,10 @@ $('#search-form').addEventListener('submit', async (ev) => {
     $('#q').focus();
     return;
   }
-  const body = {
-    query,
-    k: Number($('#q-k').value || 5),
-    mode: document.querySelector('input[name=mode]:checked').value,
-  };
+  const body = { query, k: Number($('#q-k').value || 5) };
+  // No mode: the server uses the best one this knowledge base has.
+  const mode = document.querySelector('input[name=mode]:checked').value;
+  if (mode) body.mode = mode;
   const agent = $('#q-agent').value;
   if (agent) body.agent = /^\d+$/.test(agent) ? Number(agent) : agent;
   if ($('#q-kind').value) body.kinds = [$('#q-kind').value];
@@ -1005,7 +1004,7 @@ function renderResults(r, query) {
     summary.append(h('strong', { class: 'nothing' }, 'Nothing relevant.'),
       ` The agent would get no passage for this question (confidence ${conf}). It is counted as a knowledge gap.`);
   } else {
-    summary.append(`${hits.length} passage${hits.length === 1 ? '' : 's'} · confidence ${conf} · mode ${r.mode || 'hybrid'}`);
+    summary.append(`${hits.length} passage${hits.length === 1 ? '' : 's'} · confidence ${conf}${r.mode ? ` · mode ${r.mode}` : ''}`);
   }
   const list = clear($('#hits'));
   const stems = queryStems(query);
