@@ -68,6 +68,8 @@ enum Command {
         catalog: bool,
         #[command(flatten)]
         limits: LimitArgs,
+        #[command(flatten)]
+        labels: LabelArgs,
         #[arg(long)]
         json: bool,
     },
@@ -83,8 +85,38 @@ enum Command {
         file: Option<PathBuf>,
         #[command(flatten)]
         limits: LimitArgs,
+        #[command(flatten)]
+        labels: LabelArgs,
         #[arg(long)]
         json: bool,
+    },
+    /// Set a source's topic tags and/or language.
+    Label {
+        source: String,
+        /// Replace the tags with these (repeatable); `--tag ''` clears them.
+        #[arg(long = "tag")]
+        tags: Option<Vec<String>>,
+        /// Declare the language (ISO 639-1), or `auto` to use the detected one.
+        #[arg(long)]
+        language: Option<String>,
+    },
+    /// Manage agents: consumers that only see the sources linked to them.
+    Agent {
+        #[command(subcommand)]
+        what: AgentCommand,
+    },
+    /// Link sources to an agent (a source can serve many agents).
+    Link {
+        /// Agent id or name.
+        agent: String,
+        #[arg(required = true)]
+        sources: Vec<String>,
+    },
+    /// Unlink sources from an agent; they stay in the library.
+    Unlink {
+        agent: String,
+        #[arg(required = true)]
+        sources: Vec<String>,
     },
     /// List the sources of the knowledge base.
     Sources {
@@ -134,9 +166,18 @@ enum Command {
         /// Only products not known to be out of stock (product catalogs).
         #[arg(long)]
         in_stock: bool,
-        /// Only sources of this kind (file, text, catalog; repeatable).
+        /// Only sources of this kind (file, text, catalog, url; repeatable).
         #[arg(long = "kind", value_parser = parse_kind)]
         kinds: Vec<SourceKind>,
+        /// Search as this agent: only the sources linked to it (id or name).
+        #[arg(long)]
+        agent: Option<String>,
+        /// Only sources with this topic tag (repeatable).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// Only sources in this language (repeatable), e.g. es.
+        #[arg(long = "lang")]
+        languages: Vec<String>,
         /// Withhold results below this confidence (0 to 1; 0 shows everything found).
         #[arg(long, default_value_t = lore::retrieve::DEFAULT_MIN_CONFIDENCE)]
         min_confidence: f32,
@@ -177,6 +218,17 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum AgentCommand {
+    /// Create an agent.
+    Add { name: String },
+    /// List agents with their linked sources.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum BenchCommand {
     /// Parse every file under DIR; report files, pages, bytes, seconds, pages/s, MB/s and
     /// failures by reason, per format.
@@ -185,6 +237,17 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Topic tags and language given to sources when they are added.
+#[derive(Args, Clone, Default)]
+struct LabelArgs {
+    /// Topic tag (returns, shipping, privacy, terms, contacts, …; repeatable).
+    #[arg(long = "tag")]
+    tags: Vec<String>,
+    /// The sources' language (ISO 639-1, e.g. es); detected when not given.
+    #[arg(long)]
+    language: Option<String>,
 }
 
 #[derive(Args, Clone, Copy)]
@@ -204,7 +267,8 @@ struct LimitArgs {
 }
 
 fn parse_kind(s: &str) -> Result<SourceKind, String> {
-    SourceKind::parse(s).map_err(|_| format!("unknown source kind {s:?} (file, text, catalog)"))
+    SourceKind::parse(s)
+        .map_err(|_| format!("unknown source kind {s:?} (file, text, catalog, url)"))
 }
 
 fn parse_policy(s: &str) -> Result<LimitPolicy, String> {
@@ -223,6 +287,7 @@ impl LimitArgs {
                 max_pages: self.page_limit,
                 on_limit: self.on_limit,
             },
+            ..AddOptions::default()
         }
     }
 }
@@ -270,10 +335,13 @@ fn run(cli: Cli) -> Result<i32> {
             every,
             catalog,
             limits,
+            labels,
             json,
         } => {
             let bar = Bar::new(json);
             let opts = AddOptions {
+                tags: labels.tags,
+                language: labels.language,
                 catalog,
                 web: Some(lore::store::WebOptions {
                     with_children,
@@ -293,6 +361,7 @@ fn run(cli: Cli) -> Result<i32> {
             body,
             file,
             limits,
+            labels,
             json,
         } => {
             let body = match (body, file) {
@@ -304,7 +373,12 @@ fn run(cli: Cli) -> Result<i32> {
                     .with_context(|| format!("reading {}", f.display()))?,
                 (None, None) => anyhow::bail!("give --body or --file"),
             };
-            let report = kb.add_text(&title, &body, &limits.options(), &lore::NoProgress)?;
+            let opts = AddOptions {
+                tags: labels.tags,
+                language: labels.language,
+                ..limits.options()
+            };
+            let report = kb.add_text(&title, &body, &opts, &lore::NoProgress)?;
             Ok(print_reports(&[report], json))
         }
         Command::Sources { json } => {
@@ -393,6 +467,9 @@ fn run(cli: Cli) -> Result<i32> {
             k,
             sources,
             kinds,
+            agent,
+            tags,
+            languages,
             in_stock,
             min_confidence,
             no_gap,
@@ -402,9 +479,19 @@ fn run(cli: Cli) -> Result<i32> {
             for key in &sources {
                 source_ids.push(kb.source(key)?.id);
             }
+            let agent = match agent {
+                Some(a) => Some(kb.agent(&a)?.id),
+                None => None,
+            };
             let opts = SearchOptions {
                 k,
-                filter: SourceFilter { source_ids, kinds },
+                filter: SourceFilter {
+                    source_ids,
+                    kinds,
+                    tags: tags.iter().map(|t| t.to_lowercase()).collect(),
+                    languages: languages.iter().map(|l| l.to_lowercase()).collect(),
+                    agent,
+                },
                 min_confidence,
                 record_gaps: !no_gap,
                 index_filter: lore::index::IndexFilter {
@@ -419,6 +506,63 @@ fn run(cli: Cli) -> Result<i32> {
             }
             Ok(EXIT_OK)
         }
+        Command::Label {
+            source,
+            tags,
+            language,
+        } => {
+            let mut s = kb.source(&source)?;
+            if let Some(tags) = tags {
+                let tags: Vec<String> = tags.into_iter().filter(|t| !t.is_empty()).collect();
+                s = kb.set_tags(&source, &tags)?;
+            }
+            if let Some(l) = language {
+                let l = (l != "auto").then_some(l);
+                s = kb.set_language(&source, l.as_deref())?;
+            }
+            println!(
+                "{} (id {}): tags [{}], language {}",
+                s.name,
+                s.id,
+                s.tags.join(", "),
+                s.language.as_deref().unwrap_or("detected")
+            );
+            Ok(EXIT_OK)
+        }
+        Command::Agent {
+            what: AgentCommand::Add { name },
+        } => {
+            let a = kb.create_agent(&name)?;
+            println!(
+                "agent {} (id {}) created; link sources with `lore link`",
+                a.name, a.id
+            );
+            Ok(EXIT_OK)
+        }
+        Command::Agent {
+            what: AgentCommand::List { json },
+        } => {
+            let agents = kb.agents()?;
+            if json {
+                print_json(&serde_json::json!({ "kb": kb.name(), "agents": agents }));
+            } else if agents.is_empty() {
+                println!("no agents; create one with `lore agent add NAME`");
+            } else {
+                let names: std::collections::HashMap<i64, String> =
+                    kb.sources()?.into_iter().map(|s| (s.id, s.name)).collect();
+                for a in &agents {
+                    let linked: Vec<String> = a
+                        .sources
+                        .iter()
+                        .map(|id| names.get(id).cloned().unwrap_or_else(|| id.to_string()))
+                        .collect();
+                    println!("{:>4}  {:<24} {}", a.id, a.name, linked.join(", "));
+                }
+            }
+            Ok(EXIT_OK)
+        }
+        Command::Link { agent, sources } => link_sources(&kb, &agent, &sources, true),
+        Command::Unlink { agent, sources } => link_sources(&kb, &agent, &sources, false),
         Command::Gaps { json } => {
             let gaps = kb.gaps()?;
             if json {
@@ -446,6 +590,29 @@ fn run(cli: Cli) -> Result<i32> {
             unreachable!("handled above")
         }
     }
+}
+
+fn link_sources(
+    kb: &KnowledgeBase<'_>,
+    agent: &str,
+    sources: &[String],
+    link: bool,
+) -> Result<i32> {
+    let mut a = kb.agent(agent)?;
+    for s in sources {
+        a = if link {
+            kb.link(agent, s)?
+        } else {
+            kb.unlink(agent, s)?
+        };
+    }
+    println!(
+        "agent {} (id {}) now sees {} source(s)",
+        a.name,
+        a.id,
+        a.sources.len()
+    );
+    Ok(EXIT_OK)
 }
 
 /// An indicatif bar behind the library's [`Progress`]; hidden for JSON output, for a single

@@ -30,7 +30,9 @@ pub use error::{Error, Reason, Result};
 pub use ingest::{IngestReport, Outcome};
 pub use progress::{NoProgress, Progress};
 pub use retrieve::{Hit, SearchOptions, SearchResults};
-pub use store::{SourceFilter, SourceKind, SourceRow, SourceStatus, VersionRow, VersionState};
+pub use store::{
+    AgentRow, SourceFilter, SourceKind, SourceRow, SourceStatus, VersionRow, VersionState,
+};
 
 use index::TextIndex;
 use std::collections::HashMap;
@@ -153,6 +155,10 @@ pub struct AddOptions {
     pub web: Option<store::WebOptions>,
     /// Re-sync these sources automatically at this interval (`sync --due`).
     pub sync_every_secs: Option<u64>,
+    /// Topic tags given to the sources (replacing earlier ones when not empty).
+    pub tags: Vec<String>,
+    /// The sources' declared language (otherwise detected).
+    pub language: Option<String>,
 }
 
 /// A source with its versions, as `lore show` presents it.
@@ -271,6 +277,7 @@ impl KnowledgeBase<'_> {
                     &url_options,
                 )?,
             };
+            self.apply_labels(id, opts)?;
             catalog.enqueue(self.row.id, id, None)?;
         }
         let kind = if opts.catalog {
@@ -289,6 +296,7 @@ impl KnowledgeBase<'_> {
                 }
                 None => catalog.source_insert(self.row.id, kind, name, Some(&origin), &options)?,
             };
+            self.apply_labels(id, opts)?;
             catalog.enqueue(self.row.id, id, None)?;
         }
         tracing::info!(kb = %self.row.name, files = files.len(), "queued files");
@@ -351,9 +359,66 @@ impl KnowledgeBase<'_> {
                 )))
             }
         };
+        self.apply_labels(id, opts)?;
         let hash = self.blobs.put(body.as_bytes())?;
         catalog.enqueue(self.row.id, id, Some(&hash))?;
         Ok(id)
+    }
+
+    /// Gives a source the tags and language of `opts`, when they name any.
+    fn apply_labels(&self, source_id: i64, opts: &AddOptions) -> Result<()> {
+        if !opts.tags.is_empty() {
+            self.lore.catalog.set_tags(source_id, &opts.tags)?;
+        }
+        if let Some(l) = &opts.language {
+            self.lore.catalog.set_language(source_id, Some(l))?;
+        }
+        Ok(())
+    }
+
+    /// Replaces a source's topic tags.
+    pub fn set_tags(&self, key: &str, tags: &[String]) -> Result<SourceRow> {
+        let source = self.source(key)?;
+        self.lore.catalog.set_tags(source.id, tags)?;
+        self.source(&source.id.to_string())
+    }
+
+    /// Declares a source's language (`None`: go back to the detected one).
+    pub fn set_language(&self, key: &str, language: Option<&str>) -> Result<SourceRow> {
+        let source = self.source(key)?;
+        self.lore.catalog.set_language(source.id, language)?;
+        self.source(&source.id.to_string())
+    }
+
+    /// Creates an agent: a consumer that sees only the sources linked to it.
+    pub fn create_agent(&self, name: &str) -> Result<AgentRow> {
+        self.lore.catalog.agent_create(self.row.id, name)
+    }
+
+    pub fn agents(&self) -> Result<Vec<AgentRow>> {
+        self.lore.catalog.agents(self.row.id)
+    }
+
+    /// An agent by id or name.
+    pub fn agent(&self, key: &str) -> Result<AgentRow> {
+        self.lore.catalog.resolve_agent(self.row.id, key)
+    }
+
+    /// Links a source to an agent (a source can serve many agents).
+    pub fn link(&self, agent: &str, source: &str) -> Result<AgentRow> {
+        self.set_link(agent, source, true)
+    }
+
+    /// Unlinks a source from an agent; the source stays in the library.
+    pub fn unlink(&self, agent: &str, source: &str) -> Result<AgentRow> {
+        self.set_link(agent, source, false)
+    }
+
+    fn set_link(&self, agent: &str, source: &str, linked: bool) -> Result<AgentRow> {
+        let a = self.agent(agent)?;
+        let s = self.source(source)?;
+        self.lore.catalog.agent_link(a.id, s.id, linked)?;
+        self.agent(&a.id.to_string())
     }
 
     /// Re-reads the origins of the given sources and ingests what changed.

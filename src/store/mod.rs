@@ -126,6 +126,23 @@ CREATE TABLE pages (
     UNIQUE (version_id, url)
 );
 "#,
+    // 5: agents and the sources linked to them; topic tags of a source.
+    r#"
+ALTER TABLE sources ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
+CREATE TABLE agents (
+    id          INTEGER PRIMARY KEY,
+    kb_id       INTEGER NOT NULL REFERENCES kbs(id) ON DELETE CASCADE,
+    name        TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    UNIQUE (kb_id, name)
+);
+CREATE TABLE agent_sources (
+    agent_id   INTEGER NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+    source_id  INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+    PRIMARY KEY (agent_id, source_id)
+);
+CREATE INDEX agent_sources_by_source ON agent_sources(source_id);
+"#,
 ];
 
 /// Seconds since the Unix epoch; the catalog stores all times this way.
@@ -189,12 +206,62 @@ impl SourceKind {
 pub struct SourceFilter {
     pub source_ids: Vec<i64>,
     pub kinds: Vec<SourceKind>,
+    /// Only sources carrying at least one of these topic tags.
+    pub tags: Vec<String>,
+    /// Only sources in one of these languages (the admin's declared language, else the one
+    /// detected in the active version).
+    pub languages: Vec<String>,
+    /// Only the sources linked to this agent. An agent with no linked source sees nothing:
+    /// unlike the lists above, `Some` with no links is not "no restriction".
+    pub agent: Option<i64>,
 }
 
 impl SourceFilter {
-    fn admits(&self, id: i64, kind: SourceKind) -> bool {
-        (self.source_ids.is_empty() || self.source_ids.contains(&id))
-            && (self.kinds.is_empty() || self.kinds.contains(&kind))
+    fn admits(&self, s: &ActiveSource) -> bool {
+        (self.source_ids.is_empty() || self.source_ids.contains(&s.id))
+            && (self.kinds.is_empty() || self.kinds.contains(&s.kind))
+            && (self.tags.is_empty() || s.tags.iter().any(|t| self.tags.contains(t)))
+            && (self.languages.is_empty()
+                || s.language
+                    .as_ref()
+                    .is_some_and(|l| self.languages.contains(l)))
+            && (self.agent.is_none() || s.linked)
+    }
+}
+
+/// What [`SourceFilter::admits`] looks at.
+struct ActiveSource {
+    id: i64,
+    kind: SourceKind,
+    tags: Vec<String>,
+    language: Option<String>,
+    linked: bool,
+}
+
+/// An agent: a consumer of the knowledge base that sees only the sources linked to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AgentRow {
+    pub id: i64,
+    pub name: String,
+    /// Ids of the linked sources.
+    pub sources: Vec<i64>,
+    pub created_at: i64,
+}
+
+/// Topic tags are short lowercase words (`returns`, `shipping`, `privacy`, …): they end up in
+/// filters, URLs and the admin page.
+pub fn normalize_tag(tag: &str) -> Result<String> {
+    let t = tag.trim().to_lowercase();
+    let ok = !t.is_empty()
+        && t.len() <= 40
+        && t.chars()
+            .all(|c| c.is_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(t)
+    } else {
+        Err(Error::invalid(format!(
+            "tag {tag:?} must be 1-40 letters, digits, '-' or '_'"
+        )))
     }
 }
 
@@ -291,6 +358,10 @@ pub struct SourceRow {
     pub name: String,
     pub origin: Option<String>,
     pub language: Option<String>,
+    /// Topic tags (`returns`, `shipping`, …), usable as search filters.
+    pub tags: Vec<String>,
+    /// Ids of the agents this source is linked to.
+    pub agents: Vec<i64>,
     pub enabled: bool,
     pub active_version: Option<u32>,
     pub options: SourceOptions,
@@ -570,7 +641,8 @@ impl Catalog {
     const SOURCE_COLS: &'static str = "s.id, s.kb_id, s.kind, s.name, s.origin, s.language, \
         s.enabled, s.active_version, s.options, s.last_error_reason, s.last_error_message, \
         s.created_at, s.updated_at, \
-        (SELECT COUNT(*) FROM jobs j WHERE j.source_id = s.id AND j.state IN ('queued','running'))";
+        (SELECT COUNT(*) FROM jobs j WHERE j.source_id = s.id AND j.state IN ('queued','running')), \
+        s.tags, (SELECT group_concat(agent_id) FROM agent_sources l WHERE l.source_id = s.id)";
 
     fn source_from_row(r: &Row<'_>) -> rusqlite::Result<(SourceRow, String, String)> {
         let reason: Option<String> = r.get(9)?;
@@ -583,6 +655,17 @@ impl Catalog {
                 name: r.get(3)?,
                 origin: r.get(4)?,
                 language: r.get(5)?,
+                tags: serde_json::from_str(&r.get::<_, String>(14)?).unwrap_or_default(),
+                agents: {
+                    let ids: Option<String> = r.get(15)?;
+                    let mut ids: Vec<i64> = ids
+                        .unwrap_or_default()
+                        .split(',')
+                        .filter_map(|x| x.parse().ok())
+                        .collect();
+                    ids.sort_unstable();
+                    ids
+                },
                 enabled: r.get(6)?,
                 active_version: r.get(7)?,
                 options: SourceOptions::default(),
@@ -761,25 +844,155 @@ impl Catalog {
     pub fn active_pairs(&self, kb_id: i64, filter: &SourceFilter) -> Result<Vec<(i64, u32)>> {
         let conn = self.lock();
         let mut stmt = conn.prepare(
-            "SELECT id, active_version, kind FROM sources
-             WHERE kb_id = ?1 AND enabled = 1 AND active_version IS NOT NULL",
+            "SELECT s.id, s.active_version, s.kind, s.tags, COALESCE(s.language, v.language),
+                    EXISTS (SELECT 1 FROM agent_sources l
+                            WHERE l.source_id = s.id AND l.agent_id = ?2)
+             FROM sources s
+             LEFT JOIN versions v ON v.source_id = s.id AND v.number = s.active_version
+             WHERE s.kb_id = ?1 AND s.enabled = 1 AND s.active_version IS NOT NULL",
         )?;
-        let rows = stmt.query_map([kb_id], |r| {
+        let rows = stmt.query_map(params![kb_id, filter.agent.unwrap_or(-1)], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, u32>(1)?,
                 r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, bool>(5)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, version, kind) = row?;
-            let kind = SourceKind::parse(&kind)?;
-            if filter.admits(id, kind) {
+            let (id, version, kind, tags, language, linked) = row?;
+            let s = ActiveSource {
+                id,
+                kind: SourceKind::parse(&kind)?,
+                tags: serde_json::from_str(&tags).unwrap_or_default(),
+                language,
+                linked,
+            };
+            if filter.admits(&s) {
                 out.push((id, version));
             }
         }
         Ok(out)
+    }
+
+    // ---- agents, tags, languages -----------------------------------------------------
+
+    pub fn agent_create(&self, kb_id: i64, name: &str) -> Result<AgentRow> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 100 {
+            return Err(Error::invalid("an agent needs a name of 1-100 characters"));
+        }
+        let t = now();
+        let conn = self.lock();
+        let inserted = conn.execute(
+            "INSERT INTO agents (kb_id, name, created_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (kb_id, name) DO NOTHING",
+            params![kb_id, name, t],
+        )?;
+        if inserted == 0 {
+            return Err(Error::invalid(format!(
+                "an agent named {name:?} exists already"
+            )));
+        }
+        Ok(AgentRow {
+            id: conn.last_insert_rowid(),
+            name: name.to_string(),
+            sources: Vec::new(),
+            created_at: t,
+        })
+    }
+
+    pub fn agents(&self, kb_id: i64) -> Result<Vec<AgentRow>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT a.id, a.name, a.created_at,
+                    (SELECT group_concat(source_id) FROM
+                        (SELECT source_id FROM agent_sources WHERE agent_id = a.id
+                         ORDER BY source_id))
+             FROM agents a WHERE a.kb_id = ?1 ORDER BY a.id",
+        )?;
+        let rows = stmt.query_map([kb_id], |r| {
+            let ids: Option<String> = r.get(3)?;
+            Ok(AgentRow {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                created_at: r.get(2)?,
+                sources: ids
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter_map(|x| x.parse().ok())
+                    .collect(),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// An agent of the knowledge base by id or unique name; another knowledge base's agent is
+    /// "not found", never "forbidden", so ids reveal nothing.
+    pub fn resolve_agent(&self, kb_id: i64, key: &str) -> Result<AgentRow> {
+        let agents = self.agents(kb_id)?;
+        let by_id = key.parse::<i64>().ok();
+        agents
+            .into_iter()
+            .find(|a| Some(a.id) == by_id || a.name == key)
+            .ok_or_else(|| Error::not_found(format!("no agent {key:?}")))
+    }
+
+    /// Links (or, with `linked` false, unlinks) a source to an agent; both must belong to
+    /// `kb_id`. Unlinking keeps the source in the library.
+    pub fn agent_link(&self, agent_id: i64, source_id: i64, linked: bool) -> Result<()> {
+        let conn = self.lock();
+        if linked {
+            conn.execute(
+                "INSERT OR IGNORE INTO agent_sources (agent_id, source_id) VALUES (?1, ?2)",
+                params![agent_id, source_id],
+            )?;
+        } else {
+            conn.execute(
+                "DELETE FROM agent_sources WHERE agent_id = ?1 AND source_id = ?2",
+                params![agent_id, source_id],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Replaces the topic tags of a source (normalised, deduplicated, sorted).
+    pub fn set_tags(&self, source_id: i64, tags: &[String]) -> Result<Vec<String>> {
+        let mut clean = tags
+            .iter()
+            .map(|t| normalize_tag(t))
+            .collect::<Result<Vec<_>>>()?;
+        clean.sort();
+        clean.dedup();
+        self.lock().execute(
+            "UPDATE sources SET tags = ?2, updated_at = ?3 WHERE id = ?1",
+            params![source_id, to_json(&clean)?, now()],
+        )?;
+        Ok(clean)
+    }
+
+    /// Declares the language of a source (`None`: use the detected one).
+    pub fn set_language(&self, source_id: i64, language: Option<&str>) -> Result<()> {
+        let language = match language.map(str::trim).filter(|l| !l.is_empty()) {
+            Some(l) => {
+                let l = l.to_lowercase();
+                if !(2..=3).contains(&l.len()) || !l.chars().all(|c| c.is_ascii_lowercase()) {
+                    return Err(Error::invalid(format!(
+                        "language {l:?} must be an ISO 639 code such as en, es or pt"
+                    )));
+                }
+                Some(l)
+            }
+            None => None,
+        };
+        self.lock().execute(
+            "UPDATE sources SET language = ?2, updated_at = ?3 WHERE id = ?1",
+            params![source_id, language, now()],
+        )?;
+        Ok(())
     }
 
     /// The content hash of the active version, to skip unchanged content.

@@ -2,6 +2,7 @@
 
 mod cli;
 mod common;
+mod filters;
 mod ingest;
 mod versions;
 mod web_sources;
