@@ -182,6 +182,21 @@ try {
     }
   });
 
+  await step('a file lore cannot read shows failed with its reason', async () => {
+    // A zip archive that is no office document: lore names it unsupported, never an empty source.
+    await page.locator('#file-input').setInputFiles({
+      name: 'photos.zip', mimeType: 'application/zip',
+      buffer: Buffer.from('504b0506000000000000000000000000000000000000', 'hex'),
+    });
+    await until('photos.zip to fail', async () => (await statusOf(row('photos.zip'))) === 'failed', 60000);
+    const reason = await row('photos.zip').locator('.reason').textContent();
+    check(/unsupported-format|corrupted|empty|binary/.test(reason), `failed reason: ${reason}`);
+    check((await row('photos.zip').locator('td[data-label="Active version"]').textContent()) === '—', 'a failed source has no active version');
+    await page.getByRole('button', { name: 'Remove photos.zip' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Remove' }).click();
+    await until('photos.zip to go', async () => (await row('photos.zip').count()) === 0);
+  });
+
   await step('a product catalog and a text entry are added', async () => {
     await page.locator('#add-catalog summary').click();
     await page.getByLabel('Catalog file').setInputFiles(join(SAMPLES, 'catalog', 'products.csv'));
@@ -274,6 +289,18 @@ try {
     await until('v1 active again', async () => (await row(site).locator('td[data-label="Active version"]').textContent()) === 'v1');
     const d = await ask('How many loyalty stamps for a free espresso?');
     check(d.hits[0]?.version === '1' && /nine stamps/.test(d.hits[0].text), `after revert: ${JSON.stringify(d.hits[0])}`);
+  });
+
+  await step('a server error (500) also leaves the website stale, still answering from v1', async () => {
+    await siteMode('500');
+    await page.getByRole('tab', { name: 'Sources' }).click();
+    await page.getByRole('button', { name: `Sync ${site}` }).click();
+    await until('the website to turn stale again', async () => (await statusOf(row(site))) === 'stale', 90000);
+    const reason = await row(site).locator('.reason').textContent();
+    check(/server-error/.test(reason), `stale reason after a 500: ${reason}`);
+    const c = await ask('How many loyalty stamps for a free espresso?');
+    check(c.hits[0]?.source === site && c.hits[0].version === '1' && /nine stamps/.test(c.hits[0].text), `after a 500: ${JSON.stringify(c.hits[0])}`);
+    await siteMode('v1');
   });
 
   await step('an agent sees only its linked sources', async () => {
