@@ -234,6 +234,8 @@ fn start_server() -> Server {
         .env("LORE_OPERATOR_KEY", OPERATOR_KEY)
         // The test website runs on loopback, which the crawler refuses unless allowed.
         .env("LORE_ALLOW_PRIVATE_HOSTS", "127.0.0.1/32")
+        // The model-free embedder: hybrid and vector search without a model download.
+        .env("LORE_EMBEDDER", "hash")
         .env("LORE_LOG", "info")
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
