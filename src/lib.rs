@@ -29,17 +29,19 @@ pub use config::{ChunkConfig, Config, LimitOverrides, LimitPolicy, SourceLimits}
 pub use error::{Error, Reason, Result};
 pub use ingest::{IngestReport, Outcome};
 pub use progress::{NoProgress, Progress};
-pub use retrieve::{Hit, SearchOptions, SearchResults};
+pub use retrieve::{Fusion, Hit, SearchMode, SearchOptions, SearchResults};
 pub use store::{
     AgentRow, SourceFilter, SourceKind, SourceRow, SourceStatus, VersionRow, VersionState,
 };
 
+use embed::Embedder;
 use index::TextIndex;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use store::blobs::BlobStore;
 use store::{Catalog, KbRow, SourceOptions};
+use vector::VectorStore;
 
 /// An engine over one data folder: the catalog, and one index and blob store per knowledge
 /// base.
@@ -56,6 +58,9 @@ pub struct Lore {
     config: Config,
     catalog: Catalog,
     indexes: Mutex<HashMap<i64, Arc<TextIndex>>>,
+    /// The embedder of semantic search, behind the persistent cache; `None`: full-text only.
+    embedder: Option<Arc<dyn Embedder>>,
+    vectors: Mutex<HashMap<i64, Arc<VectorStore>>>,
 }
 
 impl Lore {
@@ -80,7 +85,36 @@ impl Lore {
             config,
             catalog,
             indexes: Mutex::new(HashMap::new()),
+            embedder: None,
+            vectors: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Turns on semantic (vector and hybrid) search with `embedder`. Passage vectors are cached
+    /// in `embeddings.db` by (model, text), so re-embedding unchanged chunks costs nothing.
+    /// Versions built without vectors (before an embedder was set, or while it failed) get
+    /// theirs at the next ingestion run of their knowledge base.
+    pub fn with_embedder(self, embedder: Arc<dyn Embedder>) -> Result<Lore> {
+        let path = self.root.join("embeddings.db");
+        self.with_embedder_cached_at(embedder, &path)
+    }
+
+    /// [`Lore::with_embedder`] with the passage cache in another file (shared by throwaway
+    /// data folders, such as `lore eval`'s, so reruns embed nothing).
+    pub fn with_embedder_cached_at(
+        mut self,
+        embedder: Arc<dyn Embedder>,
+        cache: &Path,
+    ) -> Result<Lore> {
+        let cache = embed::EmbeddingCache::open(cache)?;
+        self.embedder = Some(Arc::new(embed::CachedEmbedder::new(embedder, cache)));
+        self.vectors = Mutex::new(HashMap::new());
+        Ok(self)
+    }
+
+    /// The embedder in use, if any.
+    pub fn embedder(&self) -> Option<&Arc<dyn Embedder>> {
+        self.embedder.as_ref()
     }
 
     pub fn config(&self) -> &Config {
@@ -104,12 +138,30 @@ impl Lore {
         };
         let dir = self.root.join("kbs").join(row.id.to_string());
         let blobs = BlobStore::new(dir.join("blobs"));
+        let vectors = match &self.embedder {
+            None => None,
+            Some(e) => {
+                let mut map = self.vectors.lock().unwrap_or_else(|p| p.into_inner());
+                match map.get(&row.id) {
+                    Some(v) => Some(v.clone()),
+                    None => {
+                        // One folder per model: vectors of different models never mix, and
+                        // switching back to a model finds its vectors still there.
+                        let folder = dir.join("vectors").join(model_folder(e.model_id()));
+                        let store = Arc::new(VectorStore::open(folder, e.dim())?);
+                        map.insert(row.id, store.clone());
+                        Some(store)
+                    }
+                }
+            }
+        };
         let mut map = self.indexes.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(index) = map.get(&row.id) {
             return Ok(KnowledgeBase {
                 lore: self,
                 row,
                 index: index.clone(),
+                vectors,
                 blobs,
             });
         }
@@ -118,6 +170,7 @@ impl Lore {
             lore: self,
             row,
             index: Arc::new(index),
+            vectors,
             blobs,
         };
         if fresh {
@@ -126,6 +179,19 @@ impl Lore {
         map.insert(kb.row.id, kb.index.clone());
         Ok(kb)
     }
+}
+
+/// A file-system-safe folder name for a model id (`http:text-embedding-3-small`).
+fn model_folder(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// Knowledge base names become part of URLs and paths: keep them plain.
@@ -178,6 +244,8 @@ pub struct KnowledgeBase<'a> {
     lore: &'a Lore,
     row: KbRow,
     index: Arc<TextIndex>,
+    /// `None` when the engine has no embedder.
+    vectors: Option<Arc<VectorStore>>,
     blobs: BlobStore,
 }
 
@@ -197,6 +265,13 @@ impl KnowledgeBase<'_> {
             index: &self.index,
             blobs: &self.blobs,
             config: &self.lore.config,
+            semantic: match (&self.lore.embedder, &self.vectors) {
+                (Some(e), Some(v)) => Some(ingest::Semantic {
+                    embedder: e.as_ref(),
+                    vectors: v,
+                }),
+                _ => None,
+            },
         }
     }
 
@@ -538,7 +613,28 @@ impl KnowledgeBase<'_> {
     /// [`KnowledgeBase::search`] with filters.
     pub fn search_with(&self, query: &str, opts: &SearchOptions) -> Result<SearchResults> {
         self.index.reload()?;
-        retrieve::search(&self.lore.catalog, &self.index, self.row.id, query, opts)
+        let semantic = match (&self.lore.embedder, &self.vectors) {
+            (Some(e), Some(v)) => Some(ingest::Semantic {
+                embedder: e.as_ref(),
+                vectors: v,
+            }),
+            _ => None,
+        };
+        retrieve::search(
+            &retrieve::Searcher {
+                catalog: &self.lore.catalog,
+                index: &self.index,
+                semantic,
+                kb_id: self.row.id,
+            },
+            query,
+            opts,
+        )
+    }
+
+    /// Whether vector and hybrid search are available.
+    pub fn has_vectors(&self) -> bool {
+        self.vectors.is_some()
     }
 
     /// Questions that found nothing relevant, most asked first.

@@ -5,8 +5,9 @@
 //! sources. A disabled source, a failed build or a superseded version can never leak into the
 //! results because they are not in the pair set.
 
-use crate::error::Result;
-use crate::index::{IndexFilter, TextIndex};
+use crate::error::{Error, Result};
+use crate::index::{IndexFilter, IndexHit, TextIndex};
+use crate::ingest::Semantic;
 use crate::parse::Location;
 use crate::store::{Catalog, SourceFilter};
 use serde::Serialize;
@@ -35,6 +36,8 @@ pub struct Hit {
     pub product: Option<serde_json::Value>,
     /// Position of the chunk in its version.
     pub chunk: u32,
+    /// The chunk's id in the catalog.
+    pub chunk_id: i64,
     /// A one-line human citation: `faq.md v2 › Shipping › Chile (lines 12-14)`.
     pub citation: String,
 }
@@ -43,6 +46,8 @@ pub struct Hit {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SearchResults {
     pub query: String,
+    /// The mode that answered (`hybrid` falls back to `text` without an embedder).
+    pub mode: SearchMode,
     /// How sure lore is that the hits answer the question, from 0 to 1.
     pub confidence: f32,
     /// True when nothing relevant was found: `hits` is then empty (unless the caller asked
@@ -53,6 +58,60 @@ pub struct SearchResults {
 
 /// Below this confidence a search answers "nothing relevant" (see [`TextIndex::coverage`]).
 pub const DEFAULT_MIN_CONFIDENCE: f32 = 0.35;
+
+/// Which retrievers answer a search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchMode {
+    /// BM25 over the language-aware full-text index.
+    Text,
+    /// Cosine similarity of embeddings.
+    Vector,
+    /// Both, fused. Without an embedder this is full-text search (and says so in
+    /// [`SearchResults::mode`]).
+    #[default]
+    Hybrid,
+}
+
+impl SearchMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SearchMode::Text => "text",
+            SearchMode::Vector => "vector",
+            SearchMode::Hybrid => "hybrid",
+        }
+    }
+}
+
+impl std::str::FromStr for SearchMode {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "text" => Ok(SearchMode::Text),
+            "vector" => Ok(SearchMode::Vector),
+            "hybrid" => Ok(SearchMode::Hybrid),
+            other => Err(Error::invalid(format!(
+                "unknown search mode {other:?} (text, vector, hybrid)"
+            ))),
+        }
+    }
+}
+
+/// How hybrid search fuses its two rankings.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Fusion {
+    /// Reciprocal rank fusion: `Σ 1 / (60 + rank)`. Needs no calibration between BM25 scores
+    /// and cosines, which live on unrelated scales; the default.
+    #[default]
+    Rrf,
+    /// `(1 − ratio) · bm25 / best_bm25 + ratio · cosine`: `ratio` 0 is full-text ranking, 1
+    /// is vector ranking; for admins who want to lean one way.
+    Weighted { semantic_ratio: f32 },
+}
+
+/// The `k` constant of reciprocal rank fusion (the value of the original paper; flat enough
+/// that a document ranked well by one retriever is not drowned by the other).
+const RRF_K: f32 = 60.0;
 
 /// What to search and how many hits to return.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,6 +125,8 @@ pub struct SearchOptions {
     pub record_gaps: bool,
     /// Restrictions on the chunks themselves (products in stock).
     pub index_filter: IndexFilter,
+    pub mode: SearchMode,
+    pub fusion: Fusion,
 }
 
 impl Default for SearchOptions {
@@ -76,65 +137,81 @@ impl Default for SearchOptions {
             min_confidence: DEFAULT_MIN_CONFIDENCE,
             record_gaps: true,
             index_filter: IndexFilter::default(),
+            mode: SearchMode::default(),
+            fusion: Fusion::default(),
         }
     }
 }
 
-/// BM25 search over the served versions of a knowledge base.
-pub fn search(
-    catalog: &Catalog,
-    index: &TextIndex,
-    kb_id: i64,
-    query: &str,
-    opts: &SearchOptions,
-) -> Result<SearchResults> {
+/// What one knowledge base searches with.
+pub(crate) struct Searcher<'a> {
+    pub catalog: &'a Catalog,
+    pub index: &'a TextIndex,
+    pub semantic: Option<Semantic<'a>>,
+    pub kb_id: i64,
+}
+
+/// Candidates each retriever contributes to fusion: enough that a passage ranked low by one
+/// and high by the other is still seen by both.
+fn candidates(k: usize) -> usize {
+    (k * 4).max(40)
+}
+
+/// Searches the served versions of a knowledge base in the requested mode.
+pub(crate) fn search(s: &Searcher<'_>, query: &str, opts: &SearchOptions) -> Result<SearchResults> {
     let k = opts.k.clamp(1, MAX_K);
-    let active = catalog.active_pairs(kb_id, &opts.filter)?;
-    let query_lang = crate::lang::detect_query(query);
-    let raw = index.search(query, query_lang.as_ref(), &active, opts.index_filter, k)?;
+    let mode = match (opts.mode, s.semantic) {
+        (SearchMode::Vector, None) => {
+            return Err(Error::invalid(
+                "vector search needs an embedder; this engine runs full-text only \
+                 (see [embed] in lore.toml, or LORE_EMBEDDER)",
+            ))
+        }
+        (SearchMode::Hybrid, None) => SearchMode::Text,
+        (m, _) => m,
+    };
+    let active = s.catalog.active_pairs(s.kb_id, &opts.filter)?;
+    let n = candidates(k);
+    let text_hits = if mode == SearchMode::Vector {
+        Vec::new()
+    } else {
+        let query_lang = crate::lang::detect_query(query);
+        s.index
+            .search(query, query_lang.as_ref(), &active, opts.index_filter, n)?
+    };
+    let (vector_hits, best_cosine) = match (mode, s.semantic) {
+        (SearchMode::Text, _) | (_, None) => (Vec::new(), None),
+        (_, Some(sem)) => vector_candidates(s, sem, query, &active, opts.index_filter, n)?,
+    };
+    let fused: Vec<IndexHit> = match mode {
+        SearchMode::Text => text_hits,
+        SearchMode::Vector => vector_hits,
+        SearchMode::Hybrid => fuse(text_hits, vector_hits, opts.fusion),
+    };
+    let mut hits = Vec::with_capacity(k);
     let mut names: HashMap<i64, String> = HashMap::new();
-    let mut hits = Vec::with_capacity(raw.len());
-    for h in raw {
-        let name = match names.get(&h.source_id) {
-            Some(n) => n.clone(),
-            None => {
-                let n = catalog
-                    .source(kb_id, h.source_id)?
-                    .map(|s| s.name)
-                    .unwrap_or_else(|| format!("source {}", h.source_id));
-                names.insert(h.source_id, n.clone());
-                n
-            }
-        };
-        hits.push(Hit {
-            citation: citation(&name, h.version, &h.heading_path, &h.location),
-            source_id: h.source_id,
-            source_name: name,
-            version: h.version,
-            score: h.score,
-            text: h.text,
-            location: h.location,
-            heading_path: h.heading_path,
-            language: h.lang.map(|l| l.0),
-            product: h
-                .fields
-                .as_deref()
-                .and_then(|f| serde_json::from_str(f).ok()),
-            chunk: h.ord,
-        });
+    for h in fused.into_iter().take(k) {
+        hits.push(to_hit(s, &mut names, h)?);
     }
-    // Confidence: the best coverage among the first hits (the top BM25 hit is not always
-    // the one that covers the question best).
+    // Confidence: the best of (a) how much of the question the first hits cover, word for
+    // word (the top hit is not always the one that covers best), and (b) how close the best
+    // passage's embedding is, on the embedder's calibrated scale — which is what lets a
+    // question in Spanish about an English document count as answered.
     let mut confidence: f32 = 0.0;
     for h in hits.iter().take(3) {
         let passage = format!("{} {}", h.heading_path.join(" "), h.text);
         let lang = h.language.clone().map(crate::lang::Lang);
-        confidence = confidence.max(index.coverage(query, &passage, lang.as_ref())?);
+        confidence = confidence.max(s.index.coverage(query, &passage, lang.as_ref())?);
+    }
+    if let (Some(cos), Some(sem)) = (best_cosine, s.semantic) {
+        if let Some((lo, hi)) = sem.embedder.relevance_range() {
+            confidence = confidence.max(((cos - lo) / (hi - lo)).clamp(0.0, 1.0));
+        }
     }
     let nothing_relevant = hits.is_empty() || confidence < opts.min_confidence;
     if nothing_relevant {
         if opts.record_gaps {
-            catalog.record_gap(kb_id, query, confidence)?;
+            s.catalog.record_gap(s.kb_id, query, confidence)?;
         }
         tracing::info!(query, confidence, "nothing relevant");
         if opts.min_confidence > 0.0 {
@@ -143,9 +220,115 @@ pub fn search(
     }
     Ok(SearchResults {
         query: query.to_string(),
+        mode,
         confidence,
         nothing_relevant,
         hits,
+    })
+}
+
+/// The vector side: nearest chunks among the active pairs, read back from the full-text
+/// index (which also applies the chunk-level filters), in similarity order. Scores are
+/// cosines. Also returns the best cosine among the admitted hits.
+fn vector_candidates(
+    s: &Searcher<'_>,
+    sem: Semantic<'_>,
+    query: &str,
+    active: &[(i64, u32)],
+    filter: IndexFilter,
+    n: usize,
+) -> Result<(Vec<IndexHit>, Option<f32>)> {
+    if query.trim().is_empty() || active.is_empty() {
+        return Ok((Vec::new(), None));
+    }
+    let q = sem.embedder.embed_query(query)?;
+    // Chunk filters (stock) are applied after the vector search: ask for more when they are on.
+    let want = if filter.in_stock_only { n * 4 } else { n };
+    let near = sem.vectors.search(&q, active, want)?;
+    let ids: Vec<i64> = near.iter().map(|h| h.chunk_id).collect();
+    let mut docs: HashMap<i64, IndexHit> = s
+        .index
+        .by_chunk_ids(&ids, active, filter)?
+        .into_iter()
+        .map(|h| (h.chunk_id, h))
+        .collect();
+    let mut out = Vec::with_capacity(n);
+    for v in near {
+        if let Some(mut h) = docs.remove(&v.chunk_id) {
+            h.score = v.score;
+            out.push(h);
+            if out.len() == n {
+                break;
+            }
+        }
+    }
+    let best = out.first().map(|h| h.score);
+    Ok((out, best))
+}
+
+/// Merges the two rankings (each best first) into one.
+fn fuse(text: Vec<IndexHit>, vector: Vec<IndexHit>, fusion: Fusion) -> Vec<IndexHit> {
+    let mut scored: HashMap<i64, (f32, IndexHit)> = HashMap::new();
+    let best_bm25 = text.first().map_or(1.0, |h| h.score.max(f32::MIN_POSITIVE));
+    for (side, list) in [(0, text), (1, vector)] {
+        for (rank, h) in list.into_iter().enumerate() {
+            let add = match fusion {
+                Fusion::Rrf => 1.0 / (RRF_K + rank as f32 + 1.0),
+                Fusion::Weighted { semantic_ratio } => {
+                    let r = semantic_ratio.clamp(0.0, 1.0);
+                    if side == 0 {
+                        (1.0 - r) * h.score / best_bm25
+                    } else {
+                        r * h.score.max(0.0)
+                    }
+                }
+            };
+            scored
+                .entry(h.chunk_id)
+                .and_modify(|(s, _)| *s += add)
+                .or_insert((add, h));
+        }
+    }
+    let mut out: Vec<(f32, IndexHit)> = scored.into_values().collect();
+    // Ties (same fused score) go to the lower chunk id, so rankings are reproducible.
+    out.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.chunk_id.cmp(&b.1.chunk_id)));
+    out.into_iter()
+        .map(|(score, mut h)| {
+            h.score = score;
+            h
+        })
+        .collect()
+}
+
+fn to_hit(s: &Searcher<'_>, names: &mut HashMap<i64, String>, h: IndexHit) -> Result<Hit> {
+    let name = match names.get(&h.source_id) {
+        Some(n) => n.clone(),
+        None => {
+            let n = s
+                .catalog
+                .source(s.kb_id, h.source_id)?
+                .map(|s| s.name)
+                .unwrap_or_else(|| format!("source {}", h.source_id));
+            names.insert(h.source_id, n.clone());
+            n
+        }
+    };
+    Ok(Hit {
+        citation: citation(&name, h.version, &h.heading_path, &h.location),
+        source_id: h.source_id,
+        source_name: name,
+        version: h.version,
+        score: h.score,
+        text: h.text,
+        location: h.location,
+        heading_path: h.heading_path,
+        language: h.lang.map(|l| l.0),
+        product: h
+            .fields
+            .as_deref()
+            .and_then(|f| serde_json::from_str(f).ok()),
+        chunk: h.ord,
+        chunk_id: h.chunk_id,
     })
 }
 
@@ -165,6 +348,57 @@ pub fn citation(name: &str, version: u32, heading_path: &[String], location: &Lo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn hit(id: i64, score: f32) -> IndexHit {
+        IndexHit {
+            score,
+            chunk_id: id,
+            source_id: 1,
+            version: 1,
+            ord: id as u32,
+            heading_path: Vec::new(),
+            text: String::new(),
+            lang: None,
+            location: Location::default(),
+            fields: None,
+        }
+    }
+
+    fn ids(hits: &[IndexHit]) -> Vec<i64> {
+        hits.iter().map(|h| h.chunk_id).collect()
+    }
+
+    #[test]
+    fn reciprocal_rank_fusion_matches_a_hand_computed_example() {
+        // Text ranks 1, 2, 3; vectors rank 3, 4, 1.
+        // 1: 1/61 + 1/63 = 0.032266   2: 1/62 = 0.016129
+        // 3: 1/63 + 1/61 = 0.032266   4: 1/62 = 0.016129
+        // Ties go to the lower chunk id: 1, 3, 2, 4.
+        let fused = fuse(
+            vec![hit(1, 9.0), hit(2, 5.0), hit(3, 1.0)],
+            vec![hit(3, 0.9), hit(4, 0.8), hit(1, 0.7)],
+            Fusion::Rrf,
+        );
+        assert_eq!(ids(&fused), vec![1, 3, 2, 4]);
+        assert!((fused[0].score - (1.0 / 61.0 + 1.0 / 63.0)).abs() < 1e-6);
+        assert!((fused[2].score - 1.0 / 62.0).abs() < 1e-6);
+        // A document found by one side only still gets in.
+        let fused = fuse(vec![], vec![hit(7, 0.5)], Fusion::Rrf);
+        assert_eq!(ids(&fused), vec![7]);
+    }
+
+    #[test]
+    fn weighted_fusion_normalises_bm25_and_adds_the_cosine() {
+        // ratio 0.5: 1 = 0.5·10/10 + 0 = 0.5; 2 = 0.5·2/10 + 0.5·0.9 = 0.55; 3 = 0.5·0.2 = 0.1.
+        let text = || vec![hit(1, 10.0), hit(2, 2.0)];
+        let vector = || vec![hit(2, 0.9), hit(3, 0.2)];
+        let w = |r| Fusion::Weighted { semantic_ratio: r };
+        let fused = fuse(text(), vector(), w(0.5));
+        assert_eq!(ids(&fused), vec![2, 1, 3]);
+        assert!((fused[0].score - 0.55).abs() < 1e-6);
+        assert_eq!(ids(&fuse(text(), vector(), w(0.0)))[..2], [1, 2]);
+        assert_eq!(ids(&fuse(text(), vector(), w(1.0)))[0], 2);
+    }
 
     #[test]
     fn citation_reads_like_a_reference() {

@@ -238,6 +238,10 @@ impl<E: Embedder> Embedder for CachedEmbedder<E> {
         self.inner.dim()
     }
 
+    fn relevance_range(&self) -> Option<(f32, f32)> {
+        self.inner.relevance_range()
+    }
+
     fn embed_passages(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         let model = self.inner.model_id();
         let dim = self.inner.dim();

@@ -18,6 +18,7 @@ pub mod fetch_model;
 pub mod http;
 pub mod kernels;
 pub mod model;
+pub mod resolve;
 pub mod tokenizer;
 
 #[cfg(test)]
@@ -44,6 +45,12 @@ pub trait Embedder: Send + Sync {
     fn embed_passages(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>>;
     /// The vector of a search question.
     fn embed_query(&self, text: &str) -> Result<Vec<f32>>;
+    /// The cosines between a question and its best passage that mean "unrelated" and "surely
+    /// relevant" for this model, measured on evaluation sets; `None` when unknown, and then
+    /// search confidence rests on word coverage alone.
+    fn relevance_range(&self) -> Option<(f32, f32)> {
+        None
+    }
 }
 
 impl<E: Embedder + ?Sized> Embedder for Box<E> {
@@ -59,6 +66,9 @@ impl<E: Embedder + ?Sized> Embedder for Box<E> {
     fn embed_query(&self, text: &str) -> Result<Vec<f32>> {
         (**self).embed_query(text)
     }
+    fn relevance_range(&self) -> Option<(f32, f32)> {
+        (**self).relevance_range()
+    }
 }
 
 impl<E: Embedder + ?Sized> Embedder for std::sync::Arc<E> {
@@ -73,6 +83,9 @@ impl<E: Embedder + ?Sized> Embedder for std::sync::Arc<E> {
     }
     fn embed_query(&self, text: &str) -> Result<Vec<f32>> {
         (**self).embed_query(text)
+    }
+    fn relevance_range(&self) -> Option<(f32, f32)> {
+        (**self).relevance_range()
     }
 }
 

@@ -16,7 +16,7 @@ use crate::lang::{Lang, STEMMED};
 use crate::parse::Location;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use tantivy::collector::TopDocs;
+use tantivy::collector::{DocSetCollector, TopDocs};
 use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, TermQuery, TermSetQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, INDEXED, STORED,
@@ -27,7 +27,7 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Te
 
 /// Version of the index layout (fields and analyzers). An index written with another version
 /// is rebuilt from the catalog, which keeps every chunk's text.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 const SCHEMA_MARKER: &str = "lore-schema";
 
 /// Memory for the writer's in-RAM segment before it flushes; 64 MB keeps a 2-core machine busy
@@ -73,7 +73,7 @@ fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let base = analyzed(analyze::BASE);
     let fields = Fields {
-        chunk_id: b.add_u64_field("chunk_id", STORED),
+        chunk_id: b.add_u64_field("chunk_id", STORED | INDEXED),
         source_id: b.add_u64_field("source_id", INDEXED | STORED),
         sv: b.add_text_field("sv", STRING),
         version: b.add_u64_field("version", STORED),
@@ -281,6 +281,50 @@ impl TextIndex {
         for (score, addr) in top {
             let doc: TantivyDocument = searcher.doc(addr)?;
             hits.push(self.hit_from_doc(score, &doc)?);
+        }
+        Ok(hits)
+    }
+
+    /// The documents of the given chunks (the vector side's hits), restricted like a search
+    /// to the active pairs and `filter`; chunks that do not pass are left out. Scores are 0.
+    pub fn by_chunk_ids(
+        &self,
+        ids: &[i64],
+        active: &[(i64, u32)],
+        filter: IndexFilter,
+    ) -> Result<Vec<IndexHit>> {
+        if ids.is_empty() || active.is_empty() {
+            return Ok(Vec::new());
+        }
+        let f = &self.fields;
+        let by_id = TermSetQuery::new(
+            ids.iter()
+                .map(|id| Term::from_field_u64(f.chunk_id, *id as u64)),
+        );
+        let active_filter = TermSetQuery::new(
+            active
+                .iter()
+                .map(|(s, v)| Term::from_field_text(f.sv, &crate::store::version_term(*s, *v))),
+        );
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![
+            (Occur::Must, Box::new(by_id)),
+            (Occur::Must, Box::new(active_filter)),
+        ];
+        if filter.in_stock_only {
+            clauses.push((
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_u64(f.in_stock, 1),
+                    IndexRecordOption::Basic,
+                )),
+            ));
+        }
+        let searcher = self.reader.searcher();
+        let found = searcher.search(&BooleanQuery::new(clauses), &DocSetCollector)?;
+        let mut hits = Vec::with_capacity(found.len());
+        for addr in found {
+            let doc: TantivyDocument = searcher.doc(addr)?;
+            hits.push(self.hit_from_doc(0.0, &doc)?);
         }
         Ok(hits)
     }

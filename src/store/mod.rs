@@ -878,6 +878,29 @@ impl Catalog {
         Ok(out)
     }
 
+    /// `(source, active_version)` of every source with a served version, enabled or not: the
+    /// versions that must have vectors.
+    pub fn served_pairs(&self, kb_id: i64) -> Result<Vec<(i64, u32)>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT id, active_version FROM sources
+             WHERE kb_id = ?1 AND active_version IS NOT NULL ORDER BY id",
+        )?;
+        let rows = stmt.query_map([kb_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every retained ready version of the knowledge base (what may be served or reverted to).
+    pub fn retained_pairs(&self, kb_id: i64) -> Result<std::collections::HashSet<(i64, u32)>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT v.source_id, v.number FROM versions v JOIN sources s ON s.id = v.source_id
+             WHERE s.kb_id = ?1 AND v.state = 'ready' AND v.pruned = 0",
+        )?;
+        let rows = stmt.query_map([kb_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     // ---- agents, tags, languages -----------------------------------------------------
 
     pub fn agent_create(&self, kb_id: i64, name: &str) -> Result<AgentRow> {

@@ -11,6 +11,8 @@ fn lore(data: &Path, args: &[&str]) -> Output {
         .arg(data)
         .args(args)
         .env_remove("LORE_KB")
+        // Hybrid search with a deterministic embedder: no model download in tests.
+        .env("LORE_EMBEDDER", "hash")
         .output()
         .expect("run lore")
 }
@@ -186,6 +188,7 @@ fn revert_through_the_cli() {
 fn demo_ingests_the_samples_and_prints_cited_answers() {
     let out = Command::new(env!("CARGO_BIN_EXE_lore"))
         .arg("demo")
+        .env("LORE_EMBEDDER", "hash")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .unwrap();

@@ -3,6 +3,7 @@
 mod cli;
 mod common;
 mod filters;
+mod hybrid;
 mod ingest;
 mod versions;
 mod web_sources;
