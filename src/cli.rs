@@ -211,6 +211,26 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the HTTP API (with the admin page, background ingestion workers and scheduled
+    /// re-syncs) until interrupted. Keys, quotas and workers: the `[serve]` table of
+    /// lore.toml and LORE_OPERATOR_KEY.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:7700")]
+        addr: std::net::SocketAddr,
+    },
+    /// Speak the Model Context Protocol on stdin/stdout: tools `search` and `list_sources`
+    /// over the knowledge base given by --kb.
+    Mcp {
+        /// Search only as this agent (id or name): its linked sources.
+        #[arg(long)]
+        agent: Option<String>,
+    },
+    /// Quotas, current counts and usage per day (parses, pages, chunks, embeddings,
+    /// searches) of the knowledge base.
+    Usage {
+        #[arg(long)]
+        json: bool,
+    },
     /// Measure parse throughput.
     Bench {
         #[command(subcommand)]
@@ -332,6 +352,11 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Eval { dirs, mode, json } => return eval(dirs, mode, *json),
         _ => {}
     }
+    match &cli.command {
+        Command::Serve { addr } => return serve(&cli.data, *addr),
+        Command::Mcp { agent } => return mcp(&cli.data, &cli.kb, agent.as_deref()),
+        _ => {}
+    }
     let lore = Lore::open(&cli.data)
         .with_context(|| format!("opening data folder {}", cli.data.display()))?;
     // Commands that build versions, delete them or search need the embedder; listing and
@@ -345,6 +370,9 @@ fn run(cli: Cli) -> Result<i32> {
             | Command::Search { .. }
     );
     let lore = if semantic { with_embedder(lore)? } else { lore };
+    if let Command::Usage { json } = cli.command {
+        return usage(&lore, &cli.data, &cli.kb, json);
+    }
     let kb = lore.kb(&cli.kb)?;
     match cli.command {
         Command::Add {
@@ -618,7 +646,12 @@ fn run(cli: Cli) -> Result<i32> {
             }
             Ok(EXIT_OK)
         }
-        Command::Demo { .. } | Command::Bench { .. } | Command::Eval { .. } => {
+        Command::Demo { .. }
+        | Command::Bench { .. }
+        | Command::Eval { .. }
+        | Command::Serve { .. }
+        | Command::Mcp { .. }
+        | Command::Usage { .. } => {
             unreachable!("handled above")
         }
     }
@@ -1130,4 +1163,105 @@ fn demo_versions(kb: &KnowledgeBase<'_>, dir: &Path) -> Result<()> {
     );
     print_hits(&kb.search("when is the roastery cafe open", 1)?, 300);
     Ok(())
+}
+
+/// `lore serve`: the HTTP API until Ctrl-C (or SIGTERM).
+fn serve(data: &Path, addr: std::net::SocketAddr) -> Result<i32> {
+    let config = lore::serve::ServeConfig::load(data)?;
+    let lore = lore::serve::open_lore(data, &config)
+        .with_context(|| format!("opening data folder {}", data.display()))?;
+    let lore = with_embedder(lore)?;
+    let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listening on {addr}"))?;
+        eprintln!("lore serve: http://{}", listener.local_addr()?);
+        lore::serve::run(lore, config, listener, shutdown_signal()).await?;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(EXIT_OK)
+}
+
+/// Resolves on Ctrl-C or SIGTERM (how service managers stop a process).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    eprintln!("lore serve: stopping (finishing running ingestion)");
+}
+
+/// `lore mcp`: MCP over stdio until the client hangs up.
+fn mcp(data: &Path, kb: &str, agent: Option<&str>) -> Result<i32> {
+    let lore =
+        Lore::open(data).with_context(|| format!("opening data folder {}", data.display()))?;
+    let server = lore::mcp::LoreMcp::new(lore, kb, agent)?;
+    let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
+    rt.block_on(lore::mcp::serve_stdio(server))?;
+    Ok(EXIT_OK)
+}
+
+/// `lore usage`: quotas, counts and usage per day.
+fn usage(lore: &Lore, data: &Path, kb: &str, json: bool) -> Result<i32> {
+    let config = lore::serve::ServeConfig::load(data)?;
+    let kb = lore
+        .existing_kb(kb)?
+        .with_context(|| format!("no knowledge base {kb:?}"))?;
+    let quotas = lore
+        .catalog()
+        .quota_overrides(kb.id())?
+        .apply(config.quotas);
+    let report = lore::serve::kbs::usage_report(&kb, quotas)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(EXIT_OK);
+    }
+    let limit = |v: Option<u64>| v.map_or_else(|| "unlimited".to_string(), |v| v.to_string());
+    println!("knowledge base {}", kb.name());
+    println!(
+        "  sources        {} of {}",
+        report.sources,
+        limit(report.quotas.max_sources)
+    );
+    println!(
+        "  storage bytes  {} of {}",
+        report.storage_bytes,
+        limit(report.quotas.max_storage_bytes)
+    );
+    println!(
+        "  parse jobs/hour {}, searches/minute {}",
+        limit(report.quotas.parse_jobs_per_hour),
+        limit(report.quotas.searches_per_minute)
+    );
+    println!("day          parses    pages   chunks  embeddings  searches");
+    for d in &report.days {
+        println!(
+            "{}  {:>7}  {:>7}  {:>7}  {:>10}  {:>8}",
+            d.day,
+            d.usage.parses,
+            d.usage.pages,
+            d.usage.chunks,
+            d.usage.embeddings,
+            d.usage.searches
+        );
+    }
+    if report.days.is_empty() {
+        println!("(no usage in the last 30 days)");
+    }
+    Ok(EXIT_OK)
 }

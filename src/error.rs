@@ -77,6 +77,10 @@ pub enum Reason {
     BlockedAddress,
     /// Too many redirects, or a redirect back to a URL already visited.
     RedirectLoop,
+    /// A name that must be unique is taken (a knowledge base, an agent).
+    AlreadyExists,
+    /// A plan limit of the knowledge base (sources, storage) would be exceeded.
+    QuotaExceeded,
 }
 
 impl Reason {
@@ -112,6 +116,8 @@ impl Reason {
             Reason::RobotsDisallowed => "robots-disallowed",
             Reason::BlockedAddress => "blocked-address",
             Reason::RedirectLoop => "redirect-loop",
+            Reason::AlreadyExists => "already-exists",
+            Reason::QuotaExceeded => "quota-exceeded",
         }
     }
 
@@ -122,7 +128,7 @@ impl Reason {
     }
 }
 
-const ALL_REASONS: [Reason; 29] = [
+const ALL_REASONS: [Reason; 31] = [
     Reason::OriginMissing,
     Reason::Unreadable,
     Reason::TooLarge,
@@ -152,6 +158,8 @@ const ALL_REASONS: [Reason; 29] = [
     Reason::RobotsDisallowed,
     Reason::BlockedAddress,
     Reason::RedirectLoop,
+    Reason::AlreadyExists,
+    Reason::QuotaExceeded,
 ];
 
 impl fmt::Display for Reason {

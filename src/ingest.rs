@@ -565,16 +565,22 @@ fn read_origin(
 ) -> Result<Vec<u8>> {
     match source.kind {
         SourceKind::Url => Err(Error::Internal("a URL source is crawled, not read".into())),
-        SourceKind::File | SourceKind::Catalog => {
-            let origin = source.origin.as_deref().ok_or_else(|| {
-                Error::Internal(format!("file source {} has no origin", source.id))
-            })?;
-            fetch(
+        SourceKind::File | SourceKind::Catalog => match (&job.payload, &source.origin) {
+            // An upload (the service): the job carries the new body as a blob.
+            (Some(hash), _) => fetch(&Origin::Blob(hash), ctx.blobs, limits.max_bytes),
+            (None, Some(origin)) => fetch(
                 &Origin::File(Path::new(origin)),
                 ctx.blobs,
                 limits.max_bytes,
-            )
-        }
+            ),
+            // A sync of an upload re-reads what was uploaded: always "unchanged".
+            (None, None) => {
+                let hash = active_hash.ok_or_else(|| {
+                    Error::rejected(Reason::OriginMissing, "the uploaded file has no body")
+                })?;
+                fetch(&Origin::Blob(hash), ctx.blobs, limits.max_bytes)
+            }
+        },
         SourceKind::Text => {
             // A text entry's origin is its stored body: the job's new body, else the active
             // one (a sync of a text entry is always "unchanged").

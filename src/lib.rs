@@ -19,9 +19,11 @@ pub mod fetch;
 pub mod index;
 pub mod ingest;
 pub mod lang;
+pub mod mcp;
 pub mod parse;
 pub mod progress;
 pub mod retrieve;
+pub mod serve;
 pub mod store;
 pub mod vector;
 
@@ -136,6 +138,32 @@ impl Lore {
             Some(row) => row,
             None => self.catalog.kb_create(name)?,
         };
+        self.open_kb(row)
+    }
+
+    /// The knowledge base `name` if it exists. The service uses this: a request must never
+    /// create a knowledge base by naming it.
+    pub fn existing_kb(&self, name: &str) -> Result<Option<KnowledgeBase<'_>>> {
+        match self.catalog.kb(name)? {
+            Some(row) => self.open_kb(row).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Creates the knowledge base `name`; refuses a name that is taken.
+    pub fn create_kb(&self, name: &str) -> Result<KnowledgeBase<'_>> {
+        validate_kb_name(name)?;
+        if self.catalog.kb(name)?.is_some() {
+            return Err(Error::rejected(
+                Reason::AlreadyExists,
+                format!("knowledge base {name:?} already exists"),
+            ));
+        }
+        let row = self.catalog.kb_create(name)?;
+        self.open_kb(row)
+    }
+
+    fn open_kb(&self, row: KbRow) -> Result<KnowledgeBase<'_>> {
         let dir = self.root.join("kbs").join(row.id.to_string());
         let blobs = BlobStore::new(dir.join("blobs"));
         let vectors = match &self.embedder {
@@ -256,6 +284,11 @@ impl KnowledgeBase<'_> {
 
     pub fn name(&self) -> &str {
         &self.row.name
+    }
+
+    /// The catalog, for what has no method here (the service's keys, quotas and jobs).
+    pub fn catalog(&self) -> &Catalog {
+        &self.lore.catalog
     }
 
     fn ctx(&self) -> ingest::Context<'_> {
@@ -410,7 +443,7 @@ impl KnowledgeBase<'_> {
     }
 
     /// Stores the body and queues the ingestion of the text entry titled `title`.
-    fn queue_text(&self, title: &str, body: &str, opts: &AddOptions) -> Result<i64> {
+    pub fn queue_text(&self, title: &str, body: &str, opts: &AddOptions) -> Result<i64> {
         let title = title.trim();
         if title.is_empty() {
             return Err(Error::invalid("a text entry needs a title"));
@@ -438,6 +471,84 @@ impl KnowledgeBase<'_> {
         let hash = self.blobs.put(body.as_bytes())?;
         catalog.enqueue(self.row.id, id, Some(&hash))?;
         Ok(id)
+    }
+
+    /// Stores an uploaded file and queues its ingestion without running it (the service's
+    /// workers run the queue). A file uploaded again under the same name updates that source.
+    /// Uploads have no origin on disk: their body is a blob, like a text entry's.
+    pub fn queue_upload(&self, name: &str, bytes: &[u8], opts: &AddOptions) -> Result<i64> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(Error::invalid("an uploaded file needs a name"));
+        }
+        let kind = if opts.catalog {
+            SourceKind::Catalog
+        } else {
+            SourceKind::File
+        };
+        let catalog = &self.lore.catalog;
+        let existing: Vec<SourceRow> = catalog
+            .sources_by_name(self.row.id, name)?
+            .into_iter()
+            .filter(|s| s.kind == kind && s.origin.is_none())
+            .collect();
+        let options = SourceOptions {
+            limits: opts.limits,
+            ..SourceOptions::default()
+        };
+        let id = match existing.as_slice() {
+            [s] => s.id,
+            [] => catalog.source_insert(self.row.id, kind, name, None, &options)?,
+            _ => {
+                return Err(Error::invalid(format!(
+                    "several uploaded files are named {name:?}"
+                )))
+            }
+        };
+        self.apply_labels(id, opts)?;
+        let hash = self.blobs.put(bytes)?;
+        catalog.enqueue(self.row.id, id, Some(&hash))?;
+        Ok(id)
+    }
+
+    /// Adds (or updates the options of) a URL source and queues its crawl without running it.
+    pub fn queue_url(&self, url: &str, opts: &AddOptions) -> Result<i64> {
+        let parsed = url::Url::parse(url)
+            .map_err(|e| Error::invalid(format!("{url:?} is not a URL: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(Error::invalid(format!("{url:?} is not an http(s) URL")));
+        }
+        let url = parsed.to_string();
+        let catalog = &self.lore.catalog;
+        let options = SourceOptions {
+            limits: opts.limits,
+            web: Some(opts.web.clone().unwrap_or_default()),
+            sync_every_secs: opts.sync_every_secs,
+        };
+        let id = match catalog.source_by_origin(self.row.id, SourceKind::Url, &url)? {
+            Some(s) => {
+                catalog.source_set_options(s.id, &options)?;
+                s.id
+            }
+            None => {
+                catalog.source_insert(self.row.id, SourceKind::Url, &url, Some(&url), &options)?
+            }
+        };
+        self.apply_labels(id, opts)?;
+        catalog.enqueue(self.row.id, id, None)?;
+        Ok(id)
+    }
+
+    /// Queues a re-read of one source without running it.
+    pub fn queue_sync(&self, key: &str) -> Result<i64> {
+        let id = self.source(key)?.id;
+        self.lore.catalog.enqueue(self.row.id, id, None)?;
+        Ok(id)
+    }
+
+    /// Bytes of stored originals (what the storage quota measures).
+    pub fn storage_bytes(&self) -> Result<u64> {
+        self.blobs.total_bytes()
     }
 
     /// Gives a source the tags and language of `opts`, when they name any.
@@ -535,7 +646,53 @@ impl KnowledgeBase<'_> {
 
     /// Runs queued jobs (including those left by a process that stopped).
     pub fn run_pending(&self, progress: &dyn Progress) -> Result<Vec<IngestReport>> {
-        ingest::run_pending(&self.ctx(), progress)
+        let reports = ingest::run_pending(&self.ctx(), progress)?;
+        self.meter_ingestion(&reports)?;
+        Ok(reports)
+    }
+
+    /// Counts what ingestion did in today's usage (billing and capacity planning).
+    fn meter_ingestion(&self, reports: &[IngestReport]) -> Result<()> {
+        let usage = self.ingestion_usage(reports)?;
+        self.lore.catalog.usage_add(self.row.id, &usage)
+    }
+
+    /// What ingestion runs did, as usage: every job that parsed (built or failed a version),
+    /// the pages and chunks of built versions.
+    pub fn ingestion_usage(&self, reports: &[IngestReport]) -> Result<store::access::Usage> {
+        let mut usage = store::access::Usage::default();
+        for r in reports {
+            match &r.outcome {
+                Outcome::Created {
+                    version, chunks, ..
+                } => {
+                    usage.parses += 1;
+                    usage.chunks += u64::from(*chunks);
+                    // Every chunk of a built version is given a vector when the engine has
+                    // an embedder (cache hits included: the count is of passages embedded
+                    // for the knowledge base, not of model calls).
+                    if self.has_vectors() {
+                        usage.embeddings += u64::from(*chunks);
+                    }
+                    let pages = self
+                        .lore
+                        .catalog
+                        .versions(r.source_id)?
+                        .into_iter()
+                        .find(|v| v.number == *version)
+                        .and_then(|v| v.stats.pages);
+                    usage.pages += u64::from(pages.unwrap_or(0));
+                }
+                Outcome::Failed { .. } => usage.parses += 1,
+                Outcome::Unchanged { .. } => {}
+            }
+        }
+        Ok(usage)
+    }
+
+    /// Usage of the last `days` days, newest first.
+    pub fn usage(&self, days: u32) -> Result<Vec<store::access::UsageDay>> {
+        self.lore.catalog.usage(self.row.id, days)
     }
 
     pub fn sources(&self) -> Result<Vec<SourceRow>> {
@@ -620,7 +777,7 @@ impl KnowledgeBase<'_> {
             }),
             _ => None,
         };
-        retrieve::search(
+        let results = retrieve::search(
             &retrieve::Searcher {
                 catalog: &self.lore.catalog,
                 index: &self.index,
@@ -629,7 +786,15 @@ impl KnowledgeBase<'_> {
             },
             query,
             opts,
-        )
+        )?;
+        self.lore.catalog.usage_add(
+            self.row.id,
+            &store::access::Usage {
+                searches: 1,
+                ..Default::default()
+            },
+        )?;
+        Ok(results)
     }
 
     /// Whether vector and hybrid search are available.

@@ -60,6 +60,27 @@ impl BlobStore {
         std::fs::read(&path).map_err(|e| Error::storage(format!("reading blob {hash}"), e))
     }
 
+    /// Bytes of all stored blobs: what the storage quota of a knowledge base measures.
+    pub fn total_bytes(&self) -> Result<u64> {
+        let mut total = 0;
+        let entries = match std::fs::read_dir(&self.root) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(Error::storage("listing blobs", e)),
+        };
+        for dir in entries.flatten() {
+            let Ok(files) = std::fs::read_dir(dir.path()) else {
+                continue;
+            };
+            total += files
+                .flatten()
+                .filter_map(|f| f.metadata().ok())
+                .map(|m| m.len())
+                .sum::<u64>();
+        }
+        Ok(total)
+    }
+
     /// Deletes every blob whose hash is not in `keep`; returns how many were removed.
     pub fn retain(&self, keep: &HashSet<String>) -> Result<usize> {
         let mut removed = 0;

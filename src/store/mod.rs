@@ -7,6 +7,7 @@
 //! `enabled`. That is why publishing, reverting, enabling and disabling are each one catalog
 //! write, and why a failed build can never hide the last good version.
 
+pub mod access;
 pub mod blobs;
 
 use crate::config::LimitOverrides;
@@ -143,6 +144,8 @@ CREATE TABLE agent_sources (
 );
 CREATE INDEX agent_sources_by_source ON agent_sources(source_id);
 "#,
+    // 6: the service's API keys, quota overrides and daily usage (see `access`).
+    access::MIGRATION,
 ];
 
 /// Seconds since the Unix epoch; the catalog stores all times this way.
@@ -542,6 +545,8 @@ pub struct IndexRow {
 /// work (parsing, indexing) happens outside of it.
 pub struct Catalog {
     conn: Mutex<Connection>,
+    /// Attempts a job gets before recovery fails it (see [`Catalog::set_max_attempts`]).
+    max_attempts: std::sync::atomic::AtomicU32,
 }
 
 impl Catalog {
@@ -556,6 +561,7 @@ impl Catalog {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         let catalog = Catalog {
             conn: Mutex::new(conn),
+            max_attempts: std::sync::atomic::AtomicU32::new(access::DEFAULT_MAX_ATTEMPTS),
         };
         catalog.migrate()?;
         Ok(catalog)
@@ -1549,6 +1555,7 @@ impl Catalog {
         if requeued > 0 {
             tracing::warn!(requeued, "re-queued jobs of a stopped process");
         }
+        Self::fail_exhausted(&tx, kb_id, self.max_attempts())?;
         tx.commit()?;
         Ok(terms)
     }

@@ -5,5 +5,6 @@ mod common;
 mod filters;
 mod hybrid;
 mod ingest;
+mod serve;
 mod versions;
 mod web_sources;
