@@ -241,6 +241,14 @@ try {
     check(c.hits.length > 0 && c.hits[0].source === site, `loyalty question: first hit from ${c.hits[0]?.source}`);
     check(c.hits[0].version === '1' && /nine stamps/.test(c.hits[0].text), `loyalty v1 text: ${c.hits[0].text}`);
     check(c.hits[0].cite.includes(SITE), `the website citation names the page URL: ${c.hits[0].cite}`);
+    check(/mode hybrid/.test(c.summary), `with an embedder the best mode is hybrid: ${c.summary}`);
+    for (const mode of ['hybrid', 'text', 'vector']) {
+      const m = await ask('How many loyalty stamps for a free espresso?', { mode });
+      check(m.summary.includes(`mode ${mode}`), `${mode}: the answer names another mode: ${m.summary}`);
+      check(m.hits.slice(0, 3).some((x) => x.source === site), `${mode}: the website is not in the top 3: ${JSON.stringify(m.hits.map((x) => x.source))}`);
+      check(m.hits.every((x, i) => i === 0 || Number(x.cite.match(/score ([\d.]+)/)[1]) <= Number(m.hits[i - 1].cite.match(/score ([\d.]+)/)[1])), `${mode}: hits not ranked by score`);
+    }
+    await ask('How many loyalty stamps for a free espresso?');
     await shot('03-test-retrieval');
   });
 
