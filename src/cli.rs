@@ -207,6 +207,9 @@ enum Command {
         /// Retrieval mode to evaluate: text, vector, hybrid, or all three.
         #[arg(long, default_value = "all", value_parser = ["text", "vector", "hybrid", "all"])]
         mode: String,
+        /// Hybrid by weighted scores (0 all full-text … 1 all semantic) instead of RRF.
+        #[arg(long, value_name = "RATIO")]
+        semantic_ratio: Option<f32>,
         /// One JSON object per line per set and mode.
         #[arg(long)]
         json: bool,
@@ -349,7 +352,17 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Bench {
             what: BenchCommand::Parse { dir, json },
         } => return bench_parse(dir, *json),
-        Command::Eval { dirs, mode, json } => return eval(dirs, mode, *json),
+        Command::Eval {
+            dirs,
+            mode,
+            semantic_ratio,
+            json,
+        } => {
+            let fusion = semantic_ratio.map_or(lore::Fusion::Rrf, |r| lore::Fusion::Weighted {
+                semantic_ratio: r.clamp(0.0, 1.0),
+            });
+            return eval(dirs, mode, fusion, *json);
+        }
         _ => {}
     }
     match &cli.command {
@@ -952,7 +965,7 @@ fn print_hits(results: &SearchResults, max_chars: usize) {
 
 /// Each set is ingested into a fresh knowledge base in a temporary folder, so runs are
 /// independent and leave nothing behind.
-fn eval(dirs: &[PathBuf], mode: &str, json: bool) -> Result<i32> {
+fn eval(dirs: &[PathBuf], mode: &str, fusion: lore::Fusion, json: bool) -> Result<i32> {
     use lore::SearchMode;
     let progress = Bar::new(json);
     let resolved = lore::embed::resolve::resolve(&lore::Config::default().embed, &progress)?;
@@ -998,7 +1011,7 @@ fn eval(dirs: &[PathBuf], mode: &str, json: bool) -> Result<i32> {
         let kb = lore.kb("eval")?;
         lore::eval::ingest(&kb, &set, &progress)?;
         for m in &modes {
-            let r = lore::eval::evaluate(&kb, &set, *m, &progress)?;
+            let r = lore::eval::evaluate(&kb, &set, *m, fusion, &progress)?;
             if json {
                 let mut v = serde_json::to_value(&r)?;
                 v["embedder"] = serde_json::Value::from(embedder_name.clone());

@@ -8,7 +8,7 @@
 
 use crate::error::{Error, Result};
 use crate::progress::Progress;
-use crate::retrieve::{SearchMode, SearchOptions};
+use crate::retrieve::{Fusion, SearchMode, SearchOptions};
 use crate::{AddOptions, KnowledgeBase};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -183,6 +183,7 @@ pub fn evaluate(
     kb: &KnowledgeBase<'_>,
     set: &EvalSet,
     mode: SearchMode,
+    fusion: Fusion,
     progress: &dyn Progress,
 ) -> Result<EvalResult> {
     progress.start(set.queries.len() as u64, "searching");
@@ -192,6 +193,7 @@ pub fn evaluate(
         min_confidence: 0.0,
         record_gaps: false,
         mode,
+        fusion,
         ..Default::default()
     };
     for (qid, text) in &set.queries {
@@ -297,7 +299,14 @@ mod tests {
         let lore = crate::Lore::open(data.path()).unwrap();
         let kb = lore.kb("eval").unwrap();
         ingest(&kb, &loaded, &crate::NoProgress).unwrap();
-        let r = evaluate(&kb, &loaded, SearchMode::Text, &crate::NoProgress).unwrap();
+        let r = evaluate(
+            &kb,
+            &loaded,
+            SearchMode::Text,
+            Fusion::Rrf,
+            &crate::NoProgress,
+        )
+        .unwrap();
         assert_eq!(r.queries, 2);
         assert!((r.ndcg_at_10 - 1.0).abs() < 1e-9, "{r:?}");
         assert!((r.mrr_at_10 - 1.0).abs() < 1e-9);
