@@ -172,3 +172,12 @@ pub struct ErrorCode(pub String);
 pub async fn not_found_route() -> ApiError {
     ApiError::not_found("no such route")
 }
+
+/// A route that exists, with a method it does not have.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "this route does not take that method",
+    )
+}

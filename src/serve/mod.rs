@@ -242,6 +242,7 @@ pub fn router(state: AppState) -> Router {
             metrics::track,
         ))
         .fallback(error::not_found_route)
+        .method_not_allowed_fallback(error::method_not_allowed)
         // Uploads stream through their own limit (see `sources::upload`); every other body
         // is small JSON.
         .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
@@ -369,4 +370,38 @@ pub async fn run(
 /// Default poll interval as a duration.
 pub(crate) fn poll_interval(config: &ServeConfig) -> Duration {
     Duration::from_millis(config.poll_ms.max(10))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_serve_table_of_lore_toml_is_read_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            ServeConfig::load(dir.path()).unwrap().workers,
+            ServeConfig::default().workers
+        );
+        std::fs::write(
+            dir.path().join("lore.toml"),
+            "keep_versions = 4\n[serve]\nworkers = 5\n[serve.quotas]\nmax_sources = 7\n",
+        )
+        .unwrap();
+        let cfg = ServeConfig::load(dir.path()).unwrap();
+        assert_eq!((cfg.workers, cfg.quotas.max_sources), (5, Some(7)));
+        assert_eq!(
+            cfg.quotas.searches_per_minute,
+            Quotas::default().searches_per_minute
+        );
+        // The engine's own configuration still reads the same file, and the per-kb job
+        // concurrency becomes the ingestion batch size.
+        let lore = open_lore(dir.path(), &cfg).unwrap();
+        assert_eq!(lore.config().keep_versions, 4);
+        assert_eq!(lore.config().batch_size, cfg.jobs_per_kb);
+        drop(lore);
+        std::fs::write(dir.path().join("lore.toml"), "[serve]\nworkerz = 5\n").unwrap();
+        let err = ServeConfig::load(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("workerz"), "{err}");
+    }
 }

@@ -1147,6 +1147,11 @@ fn openapi_document_validates_and_covers_every_route() {
     assert!(page.text().unwrap().contains("<html"));
     let (st, v) = s.call("GET", "/assets/..%2Fsecret", None, None);
     assert_eq!((st, code(&v)), (404, "not-found"));
+    // Unknown routes and methods answer JSON errors too.
+    let (st, v) = s.call("GET", "/v2/nothing", None, None);
+    assert_eq!((st, code(&v)), (404, "not-found"));
+    let (st, v) = s.call("PUT", "/healthz", None, None);
+    assert_eq!((st, code(&v)), (405, "method-not-allowed"));
     // Errors are counted by code in /metrics.
     let (st, _) = s.call("GET", "/v1/kb", Some("nope"), None);
     assert_eq!(st, 401);
