@@ -219,8 +219,16 @@ try {
     await page.getByLabel('Include child pages (same site, same path)').check();
     await page.getByLabel('Max pages').fill('10');
     await page.getByLabel('Max depth').fill('2');
+    // The site answers slowly for a while, so the page has time to show the work in progress.
+    await siteMode('slow');
     await page.getByRole('button', { name: 'Add website' }).click();
+    await until('the website to show as processing with a progress bar', async () => (await statusOf(rowOfKind('url'))) === 'processing'
+      && (await rowOfKind('url').locator('progress').count()) === 1);
+    log(`while processing: ${(await rowOfKind('url').locator('.status-cell').textContent()).trim()}`);
+    await shot('02a-sources-processing');
+    await siteMode('fast');
     await until('the website to be ready', async () => (await statusOf(rowOfKind('url'))) === 'ready', 60000);
+    check((await rowOfKind('url').locator('progress').count()) === 0, 'a progress bar is left on a ready source');
     site = await rowOfKind('url').getAttribute('data-name');
     log(`website source: ${site}`);
     await page.locator('#add-url summary').click();

@@ -15,7 +15,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -93,7 +93,8 @@ fn free_port() -> u16 {
 
 // ---------------------------------------------------------------------------------------
 // The test website. `/club/` links to `/club/hours`; what they answer is switched by
-// `POST /_control/{v1|v2|404|500}` (the browser script calls it).
+// `POST /_control/{v1|v2|404|500}`, and `POST /_control/slow` / `fast` make the club pages
+// take 2.5 s or answer at once (the browser script calls them).
 
 const MODE_V1: u8 = 0;
 const MODE_V2: u8 = 1;
@@ -123,21 +124,42 @@ struct Site {
     addr: SocketAddr,
 }
 
+/// What the test website answers now.
+#[derive(Default)]
+struct SiteState {
+    mode: AtomicU8,
+    delay_ms: AtomicU64,
+}
+
 fn start_site() -> Site {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let mode = Arc::new(AtomicU8::new(MODE_V1));
+    let state = Arc::new(SiteState::default());
     std::thread::spawn(move || {
         for conn in listener.incoming() {
             let Ok(conn) = conn else { continue };
-            let mode = mode.clone();
-            std::thread::spawn(move || serve_site(conn, &mode));
+            let state = state.clone();
+            std::thread::spawn(move || serve_site(conn, &state));
         }
     });
     Site { addr }
 }
 
-fn serve_site(mut conn: TcpStream, mode: &AtomicU8) {
+/// Applies `POST /_control/{what}`; false for an unknown `what`.
+fn control(state: &SiteState, what: &str) -> bool {
+    match what {
+        "v1" => state.mode.store(MODE_V1, Ordering::SeqCst),
+        "v2" => state.mode.store(MODE_V2, Ordering::SeqCst),
+        "404" => state.mode.store(MODE_404, Ordering::SeqCst),
+        "500" => state.mode.store(MODE_500, Ordering::SeqCst),
+        "slow" => state.delay_ms.store(2500, Ordering::SeqCst),
+        "fast" => state.delay_ms.store(0, Ordering::SeqCst),
+        _ => return false,
+    }
+    true
+}
+
+fn serve_site(mut conn: TcpStream, state: &SiteState) {
     conn.set_read_timeout(Some(Duration::from_secs(10))).ok();
     let mut reader = BufReader::new(conn.try_clone().unwrap());
     let mut line = String::new();
@@ -157,24 +179,19 @@ fn serve_site(mut conn: TcpStream, mode: &AtomicU8) {
     let method = parts.next().unwrap_or("");
     let path = parts.next().unwrap_or("");
     let (status, ctype, body) = if let Some(m) = path.strip_prefix("/_control/") {
-        let new = match m {
-            "v1" => Some(MODE_V1),
-            "v2" => Some(MODE_V2),
-            "404" => Some(MODE_404),
-            "500" => Some(MODE_500),
-            _ => None,
-        };
-        match (method, new) {
-            ("POST", Some(n)) => {
-                mode.store(n, Ordering::SeqCst);
-                (200, "text/plain", format!("mode {m}"))
-            }
-            _ => (400, "text/plain", format!("unknown mode {m}")),
+        if method == "POST" && control(state, m) {
+            (200, "text/plain", format!("mode {m}"))
+        } else {
+            (400, "text/plain", format!("unknown mode {m}"))
         }
     } else if path == "/robots.txt" {
         (200, "text/plain", "User-agent: *\nAllow: /\n".to_string())
     } else {
-        match (mode.load(Ordering::SeqCst), path) {
+        let delay = state.delay_ms.load(Ordering::SeqCst);
+        if delay > 0 && path.starts_with("/club/") {
+            std::thread::sleep(Duration::from_millis(delay));
+        }
+        match (state.mode.load(Ordering::SeqCst), path) {
             (MODE_404, _) => (404, "text/plain", "not found".to_string()),
             (MODE_500, _) => (500, "text/plain", "internal error".to_string()),
             (m, "/club/") => (
