@@ -8,7 +8,8 @@
 
 import { chromium } from 'playwright-core';
 import { readFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, dirname } from 'node:path';
+import { createRequire } from 'node:module';
 
 const env = (k, d) => {
   const v = process.env[k] ?? d;
@@ -31,6 +32,23 @@ const log = (...a) => console.log(`[e2e ${((Date.now() - t0) / 1000).toFixed(1)}
 class Failure extends Error {}
 function check(cond, msg) {
   if (!cond) throw new Failure(msg);
+}
+
+// axe-core, the accessibility rules engine, is evaluated in the page through the DevTools
+// protocol (the page's own Content-Security-Policy would refuse an injected script tag).
+const AXE = readFileSync(join(dirname(createRequire(import.meta.url).resolve('axe-core')), 'axe.min.js'), 'utf8');
+
+/** Runs axe-core on the page as it is; serious and critical violations fail the test. */
+async function a11y(screen) {
+  if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) await page.evaluate(AXE);
+  const result = await page.evaluate(() => window.axe.run(document, {
+    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
+  }));
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  for (const v of result.violations) {
+    log(`axe (${screen}): ${v.impact} ${v.id}: ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
+  }
+  check(bad.length === 0, `accessibility violations on ${screen}: ${bad.map((v) => v.id).join(', ')}`);
 }
 
 /** Polls `fn` until it returns a truthy value; fails naming `what` and the last value seen. */
@@ -126,6 +144,7 @@ try {
     await page.getByRole('heading', { name: 'Log in' }).waitFor();
     check(await page.title() === 'lore · knowledge sources', `title: ${await page.title()}`);
     await shot('01-login');
+    await a11y('login');
   });
 
   await step('a wrong key is refused, the right one logs in', async () => {
@@ -258,6 +277,7 @@ try {
     }
     await ask('How many loyalty stamps for a free espresso?');
     await shot('03-test-retrieval');
+    await a11y('test retrieval');
   });
 
   await step('the website breaks (404), the sync leaves it stale with the reason, still answering', async () => {
@@ -288,6 +308,7 @@ try {
     await page.getByRole('button', { name: 'Save settings' }).click();
     await until('the tag in the table', async () => (await row(site).locator('.tag').allTextContents()).includes('contacts'));
     await shot('04-detail', { element: '#detail' });
+    await a11y('sources with a detail');
   });
 
   await step('the website is fixed with new content; a sync makes a new version; revert goes back to v1', async () => {
@@ -301,7 +322,7 @@ try {
     check(/twelve stamps/.test(c.hits[0]?.text ?? ''), `new version text: ${c.hits[0]?.text}`);
 
     await page.getByRole('tab', { name: 'Sources' }).click();
-    await page.getByRole('button', { name: `Revert ${site} to version 1` }).click();
+    await page.getByRole('button', { name: `Revert to version 1 of ${site}` }).click();
     await until('v1 active again', async () => (await row(site).locator('td[data-label="Active version"]').textContent()) === 'v1');
     const d = await ask('How many loyalty stamps for a free espresso?');
     check(d.hits[0]?.version === '1' && /nine stamps/.test(d.hits[0].text), `after revert: ${JSON.stringify(d.hits[0])}`);
@@ -361,6 +382,7 @@ try {
     const usage = await page.locator('#usage-quotas').textContent();
     check(/search/i.test(usage), `usage names searches: ${usage}`);
     await shot('05-gaps-usage');
+    await a11y('gaps and usage');
   });
 
   await step('remove asks for confirmation; cancel keeps the source, confirm removes it', async () => {
@@ -403,6 +425,7 @@ try {
     check(await page.locator('#sources-table thead').evaluate((el) => el.getBoundingClientRect().height <= 1), 'table head still shown at phone width');
     await page.locator('#sources-title').scrollIntoViewIfNeeded();
     await shot('06-phone', { fullPage: false });
+    await a11y('phone width');
     await page.setViewportSize({ width: 1360, height: 900 });
   });
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the browser test (tests/browser.rs → e2e/admin.spec.mjs) needs:
-# Debian's chromium at /usr/bin/chromium, and playwright-core from e2e/package-lock.json.
+# Debian's chromium at /usr/bin/chromium, and playwright-core and axe-core from
+# e2e/package-lock.json.
 # Idempotent: does nothing that is already done. Fails loudly when an install is impossible,
 # so CI fails instead of silently skipping the browser test.
 set -euo pipefail
@@ -31,7 +32,8 @@ command -v npm >/dev/null || die "npm not found"
 lock_hash() { sha256sum e2e/package-lock.json | cut -d' ' -f1; }
 stamp=e2e/node_modules/.lore-lock-sha256
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$(lock_hash)" ] \
-   && [ -f e2e/node_modules/playwright-core/package.json ]; then
+   && [ -f e2e/node_modules/playwright-core/package.json ] \
+   && [ -f e2e/node_modules/axe-core/axe.min.js ]; then
   echo "install-browser-deps: e2e/node_modules up to date"
 else
   echo "install-browser-deps: npm ci in e2e/"
@@ -39,5 +41,6 @@ else
   (cd e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund) || die "npm ci in e2e/ failed"
   lock_hash > "$stamp"
 fi
-node -e "require('./e2e/node_modules/playwright-core')" || die "playwright-core does not load"
+node -e "require('./e2e/node_modules/playwright-core'); require('./e2e/node_modules/axe-core')" \
+  || die "playwright-core or axe-core does not load"
 echo "install-browser-deps: ok"

@@ -316,12 +316,12 @@ fn browser_prerequisites() -> Option<PathBuf> {
         matches!(&node, Ok(o) if o.status.success()),
         "the browser test needs Node.js (`node` on PATH): {fix}"
     );
-    assert!(
-        repo()
-            .join("e2e/node_modules/playwright-core/package.json")
-            .is_file(),
-        "the browser test needs playwright-core in e2e/node_modules: {fix}"
-    );
+    for module in ["playwright-core/package.json", "axe-core/axe.min.js"] {
+        assert!(
+            repo().join("e2e/node_modules").join(module).is_file(),
+            "the browser test needs e2e/node_modules/{module}: {fix}"
+        );
+    }
     Some(chromium)
 }
 

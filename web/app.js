@@ -830,9 +830,9 @@ function renderDetail(d) {
       h('td', { 'data-label': 'Chunks', class: 'num' }, fmtNum(st.chunks)),
       h('td', { 'data-label': 'Warnings and errors' }, notes.length ? h('ul', { class: 'notes' }, notes) : '—'),
       h('td', { class: 'row-actions' }, canRevert ? h('button', {
-        type: 'button', class: 'secondary', 'aria-label': `Revert ${d.name} to version ${v.number}`, 'data-focus': `revert-${v.number}`,
+        type: 'button', class: 'secondary', 'aria-label': `Revert to version ${v.number} of ${d.name}`, 'data-focus': `revert-${v.number}`,
         onclick: () => revertTo(d, v.number),
-      }, `Revert to v${v.number}`) : null)));
+      }, `Revert to version ${v.number}`) : null)));
   }
 
   // Pages of a website.
