@@ -284,7 +284,7 @@ fn fuse(text: Vec<IndexHit>, vector: Vec<IndexHit>, fusion: Fusion) -> Vec<Index
     let range = |list: &[IndexHit]| {
         let hi = list.iter().map(|h| h.score).fold(f32::MIN, f32::max);
         let lo = list.iter().map(|h| h.score).fold(f32::MAX, f32::min);
-        (lo, (hi - lo).max(f32::EPSILON))
+        (lo, hi - lo)
     };
     let ranges = [range(&text), range(&vector)];
     for (side, list) in [(0, text), (1, vector)] {
@@ -298,7 +298,13 @@ fn fuse(text: Vec<IndexHit>, vector: Vec<IndexHit>, fusion: Fusion) -> Vec<Index
                 Fusion::Weighted { semantic_ratio } => {
                     let r = semantic_ratio.clamp(0.0, 1.0);
                     let w = if side == 0 { 1.0 - r } else { r };
-                    w * (h.score - lo) / span
+                    // One candidate (or all equal): nothing to tell apart, each counts fully.
+                    let norm = if span > f32::EPSILON {
+                        (h.score - lo) / span
+                    } else {
+                        1.0
+                    };
+                    w * norm
                 }
             };
             scored
