@@ -107,10 +107,12 @@ const rowOfKind = (kind) => page.locator(`#sources-body tr[data-kind="${kind}"]`
 const statusOf = async (r) => (await r.count()) ? r.getAttribute('data-status') : null;
 
 /** Asks a question in the test tab and returns what the results show. */
-async function ask(question, { mode = '', agent = '' } = {}) {
+async function ask(question, { mode = '', agent = '', kind = '', inStock = false } = {}) {
   await page.getByRole('tab', { name: 'Test retrieval' }).click();
   await page.getByLabel('Question').fill(question);
   await page.getByLabel('As agent').selectOption(agent ? { label: agent } : { value: '' });
+  await page.getByLabel('Source kind').selectOption(kind);
+  await page.getByLabel('Products in stock only').setChecked(inStock);
   await page.getByRole('radio', { name: { '': 'Best available', hybrid: 'Hybrid', text: 'Full text', vector: 'Vector' }[mode] }).check();
   const seq = Number((await page.locator('#results').getAttribute('data-seq')) || 0);
   await page.getByRole('button', { name: 'Search', exact: true }).click();
@@ -122,6 +124,7 @@ async function ask(question, { mode = '', agent = '' } = {}) {
     source: li.dataset.source,
     version: li.dataset.version,
     text: li.querySelector('.passage').textContent,
+    product: Object.fromEntries([...li.querySelectorAll('.product > div')].map((d) => [d.querySelector('dt').textContent, d.querySelector('dd').textContent])),
     cite: li.querySelector('.cite').textContent,
     marks: [...li.querySelectorAll('mark')].map((m) => m.textContent),
   })));
@@ -278,6 +281,23 @@ try {
     await ask('How many loyalty stamps for a free espresso?');
     await shot('03-test-retrieval');
     await a11y('test retrieval');
+  });
+
+  await step('filters: catalog only, products in stock only; product fields shown', async () => {
+    const a = await ask('Boquete Geisha coffee', { kind: 'catalog', mode: 'text' });
+    check(a.hits.length > 0 && a.hits.every((x) => x.source === 'products.csv'), `catalog filter: ${JSON.stringify(a.hits.map((x) => x.source))}`);
+    check(a.hits[0].product.name === 'Boquete Geisha' && a.hits[0].product.stock === '0', `product fields: ${JSON.stringify(a.hits[0].product)}`);
+    const b = await ask('Boquete Geisha coffee', { kind: 'catalog', mode: 'text', inStock: true });
+    check(!b.hits.some((x) => x.product.name === 'Boquete Geisha'), 'an out-of-stock product passed the in-stock filter');
+    await page.getByLabel('Source kind').selectOption('');
+    await page.getByLabel('Products in stock only').setChecked(false);
+  });
+
+  await step('keyboard: Enter on the drop zone opens the file chooser', async () => {
+    await page.getByRole('tab', { name: 'Sources' }).click();
+    await page.locator('#dropzone').focus();
+    const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
+    check(chooser.isMultiple(), 'the file chooser takes several files');
   });
 
   await step('the website breaks (404), the sync leaves it stale with the reason, still answering', async () => {
