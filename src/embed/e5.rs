@@ -188,6 +188,16 @@ impl Embedder for E5Embedder {
         v.pop()
             .ok_or_else(|| Error::Internal("no query vector".into()))
     }
+
+    /// Measured with `examples/calibrate_confidence.rs` (debfaq-en questions against their
+    /// own corpus vs. pydocs-faq questions against it): the best cosine of answerable
+    /// questions has p5 0.852 / p50 0.898, of unanswerable ones p50 0.844 / p95 0.867. With
+    /// this range the default threshold 0.35 falls at cosine 0.868: above nearly every
+    /// unanswerable question, below three quarters of the answerable ones (word coverage
+    /// catches most of the rest).
+    fn relevance_range(&self) -> Option<(f32, f32)> {
+        Some((0.84, 0.92))
+    }
 }
 
 /// A bounds-checked little-endian reader over the file.
