@@ -6,7 +6,7 @@
 //! results because they are not in the pair set.
 
 use crate::error::{Error, Result};
-use crate::index::{IndexFilter, IndexHit, TextIndex};
+use crate::index::{IndexFilter, IndexHit, Ranked, TextIndex};
 use crate::ingest::Semantic;
 use crate::parse::Location;
 use crate::store::{Catalog, SourceFilter};
@@ -180,27 +180,65 @@ pub(crate) fn search(s: &Searcher<'_>, query: &str, opts: &SearchOptions) -> Res
         (m, _) => m,
     };
     let active = s.catalog.active_pairs(s.kb_id, &opts.filter)?;
-    let n = candidates(k);
-    let text_hits = if mode == SearchMode::Vector {
-        Vec::new()
+    // Text alone needs no more than k; fusion needs depth on both sides.
+    let n = if mode == SearchMode::Text {
+        k
+    } else {
+        candidates(k)
+    };
+    let ranking = if mode == SearchMode::Vector {
+        None
     } else {
         let query_lang = crate::lang::detect_query(query);
-        s.index
-            .search(query, query_lang.as_ref(), &active, opts.index_filter, n)?
+        Some(
+            s.index
+                .rank(query, query_lang.as_ref(), &active, opts.index_filter, n)?,
+        )
     };
-    let (vector_hits, best_cosine) = match (mode, s.semantic) {
-        (SearchMode::Text, _) | (_, None) => (Vec::new(), None),
+    let text_cands: Vec<Cand> = ranking.as_ref().map_or_else(Vec::new, |r| {
+        r.hits
+            .iter()
+            .map(|h| Cand {
+                chunk_id: h.chunk_id,
+                score: h.score,
+                ranked: Some(*h),
+            })
+            .collect()
+    });
+    let (vector_cands, mut loaded, best_cosine) = match (mode, s.semantic) {
+        (SearchMode::Text, _) | (_, None) => (Vec::new(), HashMap::new(), None),
         (_, Some(sem)) => vector_candidates(s, sem, query, &active, opts.index_filter, n)?,
     };
-    let fused: Vec<IndexHit> = match mode {
-        SearchMode::Text => text_hits,
-        SearchMode::Vector => vector_hits,
-        SearchMode::Hybrid => fuse(text_hits, vector_hits, opts.fusion),
+    let fused: Vec<Cand> = match mode {
+        SearchMode::Text => text_cands,
+        SearchMode::Vector => vector_cands,
+        SearchMode::Hybrid => fuse(text_cands, vector_cands, opts.fusion),
     };
+    let kept: Vec<Cand> = fused.into_iter().take(k).collect();
+    // Documents are loaded for the kept hits only: from the BM25 ranking's searcher, or by
+    // chunk id (one query) for hits found by the vector side alone.
+    let missing: Vec<i64> = kept
+        .iter()
+        .filter(|c| c.ranked.is_none() && !loaded.contains_key(&c.chunk_id))
+        .map(|c| c.chunk_id)
+        .collect();
+    if !missing.is_empty() {
+        for h in s.index.by_chunk_ids(&missing, &active, opts.index_filter)? {
+            loaded.insert(h.chunk_id, h);
+        }
+    }
     let mut hits = Vec::with_capacity(k);
     let mut names: HashMap<i64, String> = HashMap::new();
-    for h in fused.into_iter().take(k) {
-        hits.push(to_hit(s, &mut names, h)?);
+    for c in kept {
+        let doc = match (&ranking, c.ranked) {
+            (Some(r), Some(ranked)) => Some(s.index.load(r, &ranked)?),
+            _ => loaded.remove(&c.chunk_id),
+        };
+        // A vector whose chunk is no longer in the index (a version being replaced) is skipped.
+        if let Some(mut doc) = doc {
+            doc.score = c.score;
+            hits.push(to_hit(s, &mut names, doc)?);
+        }
     }
     // Confidence: the best of (a) how much of the question the first hits cover, word for
     // word (the top hit is not always the one that covers best), and (b) how close the best
@@ -236,9 +274,22 @@ pub(crate) fn search(s: &Searcher<'_>, query: &str, opts: &SearchOptions) -> Res
     })
 }
 
-/// The vector side: nearest chunks among the active pairs, read back from the full-text
-/// index (which also applies the chunk-level filters), in similarity order. Scores are
-/// cosines. Also returns the best cosine among the admitted hits.
+/// A candidate of fusion: a chunk and its score; its document is loaded only if it is kept.
+#[derive(Debug, Clone, Copy)]
+struct Cand {
+    chunk_id: i64,
+    score: f32,
+    /// Set when BM25 ranked it (its document can be loaded from that ranking).
+    ranked: Option<Ranked>,
+}
+
+/// Documents loaded while filtering, by chunk id.
+type Loaded = HashMap<i64, IndexHit>;
+
+/// The vector side: nearest chunks among the active pairs, in similarity order, scores are
+/// cosines; also the best cosine. The vector store only holds chunks of the pairs it is asked
+/// for, so no document is read here — unless a chunk-level filter (in stock) is on, which
+/// only the full-text index can apply; the documents read for it are returned for reuse.
 fn vector_candidates(
     s: &Searcher<'_>,
     sem: Semantic<'_>,
@@ -246,42 +297,47 @@ fn vector_candidates(
     active: &[(i64, u32)],
     filter: IndexFilter,
     n: usize,
-) -> Result<(Vec<IndexHit>, Option<f32>)> {
+) -> Result<(Vec<Cand>, Loaded, Option<f32>)> {
     if query.trim().is_empty() || active.is_empty() {
-        return Ok((Vec::new(), None));
+        return Ok((Vec::new(), HashMap::new(), None));
     }
     let q = sem.embedder.embed_query(query)?;
-    // Chunk filters (stock) are applied after the vector search: ask for more when they are on.
-    let want = if filter.in_stock_only { n * 4 } else { n };
-    let near = sem.vectors.search(&q, active, want)?;
+    let cand = |h: &crate::vector::VectorHit| Cand {
+        chunk_id: h.chunk_id,
+        score: h.score,
+        ranked: None,
+    };
+    if !filter.in_stock_only {
+        let near = sem.vectors.search(&q, active, n)?;
+        let best = near.first().map(|h| h.score);
+        return Ok((near.iter().map(cand).collect(), HashMap::new(), best));
+    }
+    // Filtered after the vector search: ask for more.
+    let near = sem.vectors.search(&q, active, n * 4)?;
     let ids: Vec<i64> = near.iter().map(|h| h.chunk_id).collect();
-    let mut docs: HashMap<i64, IndexHit> = s
+    let docs: Loaded = s
         .index
         .by_chunk_ids(&ids, active, filter)?
         .into_iter()
         .map(|h| (h.chunk_id, h))
         .collect();
-    let mut out = Vec::with_capacity(n);
-    for v in near {
-        if let Some(mut h) = docs.remove(&v.chunk_id) {
-            h.score = v.score;
-            out.push(h);
-            if out.len() == n {
-                break;
-            }
-        }
-    }
-    let best = out.first().map(|h| h.score);
-    Ok((out, best))
+    let out: Vec<Cand> = near
+        .iter()
+        .filter(|h| docs.contains_key(&h.chunk_id))
+        .take(n)
+        .map(cand)
+        .collect();
+    let best = out.first().map(|c| c.score);
+    Ok((out, docs, best))
 }
 
 /// Merges the two rankings (each best first) into one.
-fn fuse(text: Vec<IndexHit>, vector: Vec<IndexHit>, fusion: Fusion) -> Vec<IndexHit> {
-    let mut scored: HashMap<i64, (f32, IndexHit)> = HashMap::new();
+fn fuse(text: Vec<Cand>, vector: Vec<Cand>, fusion: Fusion) -> Vec<Cand> {
+    let mut scored: HashMap<i64, (f32, Cand)> = HashMap::new();
     // For weighted fusion both sides are min-max normalised over their candidates: BM25 has
     // no scale, and cosines of one model crowd into a narrow band (e5: 0.75–0.9), so raw
     // values would let one side decide alone whatever the ratio.
-    let range = |list: &[IndexHit]| {
+    let range = |list: &[Cand]| {
         let hi = list.iter().map(|h| h.score).fold(f32::MIN, f32::max);
         let lo = list.iter().map(|h| h.score).fold(f32::MAX, f32::min);
         (lo, hi - lo)
@@ -309,11 +365,14 @@ fn fuse(text: Vec<IndexHit>, vector: Vec<IndexHit>, fusion: Fusion) -> Vec<Index
             };
             scored
                 .entry(h.chunk_id)
-                .and_modify(|(s, _)| *s += add)
+                .and_modify(|(s, c)| {
+                    *s += add;
+                    c.ranked = c.ranked.or(h.ranked);
+                })
                 .or_insert((add, h));
         }
     }
-    let mut out: Vec<(f32, IndexHit)> = scored.into_values().collect();
+    let mut out: Vec<(f32, Cand)> = scored.into_values().collect();
     // Ties (same fused score) go to the lower chunk id, so rankings are reproducible.
     out.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.chunk_id.cmp(&b.1.chunk_id)));
     out.into_iter()
@@ -373,22 +432,15 @@ pub fn citation(name: &str, version: u32, heading_path: &[String], location: &Lo
 mod tests {
     use super::*;
 
-    fn hit(id: i64, score: f32) -> IndexHit {
-        IndexHit {
-            score,
+    fn hit(id: i64, score: f32) -> Cand {
+        Cand {
             chunk_id: id,
-            source_id: 1,
-            version: 1,
-            ord: id as u32,
-            heading_path: Vec::new(),
-            text: String::new(),
-            lang: None,
-            location: Location::default(),
-            fields: None,
+            score,
+            ranked: None,
         }
     }
 
-    fn ids(hits: &[IndexHit]) -> Vec<i64> {
+    fn ids(hits: &[Cand]) -> Vec<i64> {
         hits.iter().map(|h| h.chunk_id).collect()
     }
 

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use tantivy::collector::{DocSetCollector, TopDocs};
 use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, TermQuery, TermSetQuery};
 use tantivy::schema::{
-    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, INDEXED, STORED,
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
     STRING,
 };
 use tantivy::tokenizer::TokenStream;
@@ -27,7 +27,7 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Te
 
 /// Version of the index layout (fields and analyzers). An index written with another version
 /// is rebuilt from the catalog, which keeps every chunk's text.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 const SCHEMA_MARKER: &str = "lore-schema";
 
 /// Memory for the writer's in-RAM segment before it flushes; 64 MB keeps a 2-core machine busy
@@ -73,7 +73,7 @@ fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let base = analyzed(analyze::BASE);
     let fields = Fields {
-        chunk_id: b.add_u64_field("chunk_id", STORED | INDEXED),
+        chunk_id: b.add_u64_field("chunk_id", STORED | INDEXED | FAST),
         source_id: b.add_u64_field("source_id", INDEXED | STORED),
         sv: b.add_text_field("sv", STRING),
         version: b.add_u64_field("version", STORED),
@@ -137,6 +137,21 @@ pub struct IndexHit {
     pub lang: Option<Lang>,
     pub location: Location,
     pub fields: Option<String>,
+}
+
+/// A BM25 ranking: chunk ids and scores, with the searcher that can load their documents
+/// (document addresses are only valid for the searcher that produced them).
+pub struct TextRanking {
+    searcher: tantivy::Searcher,
+    pub hits: Vec<Ranked>,
+}
+
+/// One ranked chunk, its document not loaded yet.
+#[derive(Debug, Clone, Copy)]
+pub struct Ranked {
+    pub score: f32,
+    pub chunk_id: i64,
+    addr: tantivy::DocAddress,
 }
 
 /// Separator of heading path elements in the stored `heading` field.
@@ -230,16 +245,22 @@ impl TextIndex {
     /// language; when its language cannot be told (short questions, product codes), against
     /// every stemmed field — each only holds documents of its own language, so a stem can only
     /// match documents of the language that produced it.
-    pub fn search(
+    ///
+    /// Returns scores and chunk ids only (read from a fast field): loading a stored document
+    /// costs tens of microseconds, so callers load just the hits they keep ([`Self::load`]).
+    pub fn rank(
         &self,
         query: &str,
         query_lang: Option<&Lang>,
         active: &[(i64, u32)],
         filter: IndexFilter,
         limit: usize,
-    ) -> Result<Vec<IndexHit>> {
+    ) -> Result<TextRanking> {
         if active.is_empty() || limit == 0 || query.trim().is_empty() {
-            return Ok(Vec::new());
+            return Ok(TextRanking {
+                searcher: self.reader.searcher(),
+                hits: Vec::new(),
+            });
         }
         let f = &self.fields;
         let mut default_fields = vec![f.text, f.heading, f.title];
@@ -279,10 +300,43 @@ impl TextIndex {
         let top = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?;
         let mut hits = Vec::with_capacity(top.len());
         for (score, addr) in top {
-            let doc: TantivyDocument = searcher.doc(addr)?;
-            hits.push(self.hit_from_doc(score, &doc)?);
+            let column = searcher
+                .segment_reader(addr.segment_ord)
+                .fast_fields()
+                .u64("chunk_id")?;
+            let chunk_id = column
+                .first(addr.doc_id)
+                .ok_or_else(|| Error::Internal("index document without its chunk id".into()))?;
+            hits.push(Ranked {
+                score,
+                chunk_id: chunk_id as i64,
+                addr,
+            });
         }
-        Ok(hits)
+        Ok(TextRanking { searcher, hits })
+    }
+
+    /// [`Self::rank`] with every hit's document loaded.
+    pub fn search(
+        &self,
+        query: &str,
+        query_lang: Option<&Lang>,
+        active: &[(i64, u32)],
+        filter: IndexFilter,
+        limit: usize,
+    ) -> Result<Vec<IndexHit>> {
+        let ranking = self.rank(query, query_lang, active, filter, limit)?;
+        ranking
+            .hits
+            .iter()
+            .map(|h| self.load(&ranking, h))
+            .collect()
+    }
+
+    /// The full document of a ranked hit (stored fields are only read for what is shown).
+    pub fn load(&self, ranking: &TextRanking, hit: &Ranked) -> Result<IndexHit> {
+        let doc: TantivyDocument = ranking.searcher.doc(hit.addr)?;
+        self.hit_from_doc(hit.score, &doc)
     }
 
     /// The documents of the given chunks (the vector side's hits), restricted like a search
