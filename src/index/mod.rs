@@ -277,24 +277,8 @@ impl TextIndex {
         if !errors.is_empty() {
             tracing::debug!(?errors, "query parsed leniently");
         }
-        let active_filter = TermSetQuery::new(
-            active
-                .iter()
-                .map(|(s, v)| Term::from_field_text(f.sv, &crate::store::version_term(*s, *v))),
-        );
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![
-            (Occur::Must, text_query),
-            (Occur::Must, Box::new(active_filter)),
-        ];
-        if filter.in_stock_only {
-            clauses.push((
-                Occur::Must,
-                Box::new(TermQuery::new(
-                    Term::from_field_u64(f.in_stock, 1),
-                    IndexRecordOption::Basic,
-                )),
-            ));
-        }
+        let mut clauses = self.restrictions(active, filter);
+        clauses.push((Occur::Must, text_query));
         let query: Box<dyn Query> = Box::new(BooleanQuery::new(clauses));
         let searcher = self.reader.searcher();
         let top = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?;
@@ -333,6 +317,33 @@ impl TextIndex {
             .collect()
     }
 
+    /// The clauses every search carries: only the active `(source, version)` pairs, and the
+    /// chunk-level filters.
+    fn restrictions(
+        &self,
+        active: &[(i64, u32)],
+        filter: IndexFilter,
+    ) -> Vec<(Occur, Box<dyn Query>)> {
+        let f = &self.fields;
+        let active_filter = TermSetQuery::new(
+            active
+                .iter()
+                .map(|(s, v)| Term::from_field_text(f.sv, &crate::store::version_term(*s, *v))),
+        );
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> =
+            vec![(Occur::Must, Box::new(active_filter))];
+        if filter.in_stock_only {
+            clauses.push((
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_u64(f.in_stock, 1),
+                    IndexRecordOption::Basic,
+                )),
+            ));
+        }
+        clauses
+    }
+
     /// The full document of a ranked hit (stored fields are only read for what is shown).
     pub fn load(&self, ranking: &TextRanking, hit: &Ranked) -> Result<IndexHit> {
         let doc: TantivyDocument = ranking.searcher.doc(hit.addr)?;
@@ -355,24 +366,8 @@ impl TextIndex {
             ids.iter()
                 .map(|id| Term::from_field_u64(f.chunk_id, *id as u64)),
         );
-        let active_filter = TermSetQuery::new(
-            active
-                .iter()
-                .map(|(s, v)| Term::from_field_text(f.sv, &crate::store::version_term(*s, *v))),
-        );
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![
-            (Occur::Must, Box::new(by_id)),
-            (Occur::Must, Box::new(active_filter)),
-        ];
-        if filter.in_stock_only {
-            clauses.push((
-                Occur::Must,
-                Box::new(TermQuery::new(
-                    Term::from_field_u64(f.in_stock, 1),
-                    IndexRecordOption::Basic,
-                )),
-            ));
-        }
+        let mut clauses = self.restrictions(active, filter);
+        clauses.push((Occur::Must, Box::new(by_id)));
         let searcher = self.reader.searcher();
         let found = searcher.search(&BooleanQuery::new(clauses), &DocSetCollector)?;
         let mut hits = Vec::with_capacity(found.len());
