@@ -797,6 +797,66 @@ impl KnowledgeBase<'_> {
         Ok(results)
     }
 
+    /// The two raw rankings of a question (full-text BM25 and vector cosine), each as
+    /// `(source name, score)` per chunk, best first, `depth` deep: for studying fusion
+    /// offline (`examples/fusion_dump.rs`), not for serving.
+    #[doc(hidden)]
+    pub fn raw_rankings(
+        &self,
+        query: &str,
+        depth: usize,
+    ) -> Result<(Vec<(String, f32)>, Vec<(String, f32)>)> {
+        self.index.reload()?;
+        let active = self
+            .lore
+            .catalog
+            .active_pairs(self.row.id, &SourceFilter::default())?;
+        let lang = lang::detect_query(query);
+        let text = self.index.search(
+            query,
+            lang.as_ref(),
+            &active,
+            index::IndexFilter::default(),
+            depth,
+        )?;
+        let mut names: HashMap<i64, String> = HashMap::new();
+        let mut name = |id: i64| -> Result<String> {
+            if let Some(n) = names.get(&id) {
+                return Ok(n.clone());
+            }
+            let n = self
+                .lore
+                .catalog
+                .source(self.row.id, id)?
+                .map(|s| s.name)
+                .unwrap_or_default();
+            names.insert(id, n.clone());
+            Ok(n)
+        };
+        let mut t = Vec::new();
+        for h in &text {
+            t.push((name(h.source_id)?, h.score));
+        }
+        let mut v = Vec::new();
+        if let (Some(e), Some(vs)) = (&self.lore.embedder, &self.vectors) {
+            let q = e.embed_query(query)?;
+            let near = vs.search(&q, &active, depth)?;
+            let ids: Vec<i64> = near.iter().map(|h| h.chunk_id).collect();
+            let docs: HashMap<i64, i64> = self
+                .index
+                .by_chunk_ids(&ids, &active, index::IndexFilter::default())?
+                .into_iter()
+                .map(|h| (h.chunk_id, h.source_id))
+                .collect();
+            for h in &near {
+                if let Some(sid) = docs.get(&h.chunk_id) {
+                    v.push((name(*sid)?, h.score));
+                }
+            }
+        }
+        Ok((t, v))
+    }
+
     /// Whether vector and hybrid search are available.
     pub fn has_vectors(&self) -> bool {
         self.vectors.is_some()

@@ -39,9 +39,12 @@ pub fn register(manager: &TokenizerManager) {
     );
     for (code, lang) in STEMMED {
         // Stem before folding accents: the Snowball stemmers expect the real spelling.
+        // Unspaced scripts are left out: their bigrams have no stems and are in the base
+        // field already, and a document of mixed text (Japanese with English passages,
+        // detected as English) would otherwise count every bigram twice.
         manager.register(
             &stemmed_name(code),
-            TextAnalyzer::builder(LoreTokenizer::default())
+            TextAnalyzer::builder(LoreTokenizer::words_only())
                 .filter(RemoveLongFilter::limit(64))
                 .filter(LowerCaser)
                 .filter(Stemmer::new(*lang))
@@ -110,6 +113,18 @@ fn is_unspaced(c: char) -> bool {
 #[derive(Clone, Default)]
 pub struct LoreTokenizer {
     tokens: Vec<Token>,
+    /// Skip unspaced scripts (for the stemmed fields).
+    words_only: bool,
+}
+
+impl LoreTokenizer {
+    /// Words of spaced scripts only; text in unspaced scripts yields no tokens.
+    pub fn words_only() -> LoreTokenizer {
+        LoreTokenizer {
+            tokens: Vec::new(),
+            words_only: true,
+        }
+    }
 }
 
 pub struct LoreTokenStream<'a> {
@@ -122,7 +137,7 @@ impl Tokenizer for LoreTokenizer {
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> LoreTokenStream<'a> {
         self.tokens.clear();
-        tokenize(text, &mut self.tokens);
+        tokenize(text, self.words_only, &mut self.tokens);
         LoreTokenStream {
             tokens: &mut self.tokens,
             next: 0,
@@ -130,7 +145,7 @@ impl Tokenizer for LoreTokenizer {
     }
 }
 
-fn tokenize(text: &str, out: &mut Vec<Token>) {
+fn tokenize(text: &str, words_only: bool, out: &mut Vec<Token>) {
     let push = |out: &mut Vec<Token>, from: usize, to: usize| {
         out.push(Token {
             offset_from: from,
@@ -150,7 +165,9 @@ fn tokenize(text: &str, out: &mut Vec<Token>) {
             while j < chars.len() && is_unspaced(chars[j].1) {
                 j += 1;
             }
-            if j - i == 1 {
+            if words_only {
+                // Nothing to stem here.
+            } else if j - i == 1 {
                 push(out, start, end_of(i));
             } else {
                 for (k, (offset, _)) in chars.iter().enumerate().take(j - 1).skip(i) {
@@ -221,6 +238,11 @@ mod tests {
             vec!["返品", "品は", "30", "日以", "以内"]
         );
         assert_eq!(tokens(BASE, "a 日 b"), vec!["a", "日", "b"]);
+        // The stemmed fields leave them to the base field.
+        assert_eq!(
+            tokens(&stemmed_name("en"), "Debian の発音 packages"),
+            vec!["debian", "packag"]
+        );
     }
 
     #[test]

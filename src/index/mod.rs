@@ -10,6 +10,7 @@
 //! [`crate::store::Catalog::recover`]).
 
 pub mod analyze;
+mod query;
 
 use crate::error::{Error, Result};
 use crate::lang::{Lang, STEMMED};
@@ -17,7 +18,7 @@ use crate::parse::Location;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use tantivy::collector::{DocSetCollector, TopDocs};
-use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, TermQuery, TermSetQuery};
+use tantivy::query::{BooleanQuery, Occur, Query, TermQuery, TermSetQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
     STRING,
@@ -27,7 +28,7 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Te
 
 /// Version of the index layout (fields and analyzers). An index written with another version
 /// is rebuilt from the catalog, which keeps every chunk's text.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 const SCHEMA_MARKER: &str = "lore-schema";
 
 /// Memory for the writer's in-RAM segment before it flushes; 64 MB keeps a 2-core machine busy
@@ -263,24 +264,49 @@ impl TextIndex {
             });
         }
         let f = &self.fields;
-        let mut default_fields = vec![f.text, f.heading, f.title];
-        match query_lang.and_then(|l| STEMMED.iter().position(|(c, _)| *c == l.code())) {
-            Some(i) => default_fields.push(f.stemmed[i]),
-            None => default_fields.extend(f.stemmed.iter().copied()),
+        let searcher = self.reader.searcher();
+        let stemmed_names: Vec<String> = STEMMED
+            .iter()
+            .map(|(code, _)| analyze::stemmed_name(code))
+            .collect();
+        let mut targets = vec![
+            query::Target {
+                field: f.text,
+                analyzer: analyze::BASE,
+                boost: 1.0,
+            },
+            query::Target {
+                field: f.heading,
+                analyzer: analyze::BASE,
+                boost: 1.5,
+            },
+            query::Target {
+                field: f.title,
+                analyzer: analyze::BASE,
+                boost: 0.5,
+            },
+        ];
+        // The stemmed fields of the languages the knowledge base holds, whatever the
+        // question's detected language: detection on a one-line question is often wrong
+        // (German read as Dutch), and a stem can only match documents of the language that
+        // produced it, so the other fields cost little and lose nothing.
+        let _ = query_lang;
+        for i in self.present_languages(&searcher)? {
+            targets.push(query::Target {
+                field: f.stemmed[i],
+                analyzer: &stemmed_names[i],
+                boost: 1.0,
+            });
         }
-        let mut parser = QueryParser::for_index(&self.index, default_fields);
-        parser.set_field_boost(f.heading, 1.5);
-        parser.set_field_boost(f.title, 0.5);
-        // Lenient: a client's question may contain quotes, colons or parentheses; they are
-        // words to us, not query syntax errors.
-        let (text_query, errors) = parser.parse_query_lenient(query);
-        if !errors.is_empty() {
-            tracing::debug!(?errors, "query parsed leniently");
-        }
+        let Some(text_query) = query::bag_of_terms(self.index.tokenizers(), &targets, query) else {
+            return Ok(TextRanking {
+                searcher,
+                hits: Vec::new(),
+            });
+        };
         let mut clauses = self.restrictions(active, filter);
         clauses.push((Occur::Must, text_query));
         let query: Box<dyn Query> = Box::new(BooleanQuery::new(clauses));
-        let searcher = self.reader.searcher();
         let top = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?;
         let mut hits = Vec::with_capacity(top.len());
         for (score, addr) in top {
@@ -298,6 +324,20 @@ impl TextIndex {
             });
         }
         Ok(TextRanking { searcher, hits })
+    }
+
+    /// Positions in [`STEMMED`] of the languages that have at least one indexed document.
+    fn present_languages(&self, searcher: &tantivy::Searcher) -> Result<Vec<usize>> {
+        let mut present = Vec::new();
+        for (i, field) in self.fields.stemmed.iter().enumerate() {
+            for segment in searcher.segment_readers() {
+                if segment.inverted_index(*field)?.terms().num_terms() > 0 {
+                    present.push(i);
+                    break;
+                }
+            }
+        }
+        Ok(present)
     }
 
     /// [`Self::rank`] with every hit's document loaded.
