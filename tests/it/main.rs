@@ -5,6 +5,7 @@ mod common;
 mod filters;
 mod hybrid;
 mod ingest;
+mod languages;
 mod serve;
 mod versions;
 mod web_sources;
