@@ -326,6 +326,23 @@ impl TextIndex {
         Ok(TextRanking { searcher, hits })
     }
 
+    /// Whether any indexed chunk is in `lang` (hybrid search weighs BM25 down for a question
+    /// in a language the knowledge base does not hold).
+    pub fn holds_language(&self, lang: &Lang) -> Result<bool> {
+        let searcher = self.reader.searcher();
+        let term = Term::from_field_text(self.fields.lang, lang.code());
+        for segment in searcher.segment_readers() {
+            let docs = segment
+                .inverted_index(self.fields.lang)?
+                .doc_freq(&term)
+                .map_err(|e| Error::Internal(format!("reading the index: {e}")))?;
+            if docs > 0 {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Positions in [`STEMMED`] of the languages that have at least one indexed document.
     fn present_languages(&self, searcher: &tantivy::Searcher) -> Result<Vec<usize>> {
         let mut present = Vec::new();
