@@ -267,6 +267,9 @@ pub struct SourceDetail {
     pub pages: Vec<store::PageRow>,
 }
 
+/// `(source name, score)` per chunk, best first (see [`KnowledgeBase::raw_rankings`]).
+pub type RawRanking = Vec<(String, f32)>;
+
 /// One knowledge base: the unit of isolation. Every operation is scoped to it.
 pub struct KnowledgeBase<'a> {
     lore: &'a Lore,
@@ -801,11 +804,7 @@ impl KnowledgeBase<'_> {
     /// `(source name, score)` per chunk, best first, `depth` deep: for studying fusion
     /// offline (`examples/fusion_dump.rs`), not for serving.
     #[doc(hidden)]
-    pub fn raw_rankings(
-        &self,
-        query: &str,
-        depth: usize,
-    ) -> Result<(Vec<(String, f32)>, Vec<(String, f32)>)> {
+    pub fn raw_rankings(&self, query: &str, depth: usize) -> Result<(RawRanking, RawRanking)> {
         self.index.reload()?;
         let active = self
             .lore
