@@ -69,28 +69,20 @@ fn main() -> lore::Result<()> {
                 disk as f64 / 1e6,
                 disk as f64 / chunks.max(1) as f64
             );
-            // Data from an older build: bring its merged graphs up to date, as the end of an
-            // ingestion run does.
+            // Data from an older build: merge its index segments and bring its merged
+            // vector indexes up to date, as the end of an ingestion run does.
+            let (index, _) = lore::index::TextIndex::open(&root.join("kbs/1/index"))?;
+            while index.writer()?.merge_small_segments()? {}
             if let Some(folder) = vector_folder(&root) {
                 let started = std::time::Instant::now();
                 let inserted = VectorStore::open(&folder, embedder.dim())?.compact()?;
                 println!(
-                    "  compaction: {inserted} vectors into merged graphs in {:.1} s",
+                    "  compaction: {inserted} vectors into merged indexes in {:.1} s",
                     started.elapsed().as_secs_f64()
                 );
             }
         } else {
             ingest(&kb, &set, n, &root)?;
-        }
-        if std::env::var_os("LORE_BENCH_MERGE").is_some() {
-            let dir = root.join("kbs/1/index");
-            let (idx, _) = lore::index::TextIndex::open(&dir)?;
-            let t = std::time::Instant::now();
-            idx.writer()?.merge_all()?;
-            println!(
-                "  merged the text index in {:.1} s",
-                t.elapsed().as_secs_f64()
-            );
         }
         for mode in &modes {
             measure(&kb, &set, *mode)?;

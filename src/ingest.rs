@@ -278,6 +278,10 @@ pub(crate) fn apply_gc(ctx: &Context<'_>, writer: &mut IndexWriterGuard<'_>) -> 
             tracing::warn!(error = %e, "could not update the merged vector graphs");
         }
     }
+    // Fewer, larger index segments search faster; not a reason to fail the run.
+    if let Err(e) = writer.merge_small_segments() {
+        tracing::warn!(error = %e, "could not merge index segments");
+    }
     let live = ctx.catalog.live_blobs(ctx.kb_id)?;
     let removed = ctx.blobs.retain(&live)?;
     if removed > 0 {

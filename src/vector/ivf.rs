@@ -51,7 +51,7 @@ const KMEANS_ROUNDS: usize = 8;
 /// Sample size per cluster for training.
 const SAMPLE_PER_CLUSTER: usize = 32;
 /// Fewest clusters a search probes.
-const MIN_PROBE: usize = 16;
+const MIN_PROBE: usize = 32;
 
 /// Byte offsets of the sections.
 #[derive(Debug, Clone, Copy)]

@@ -123,7 +123,7 @@ pub struct VectorOptions {
     /// Merged indexes of one size class are merged into one when there are this many (at
     /// least 2).
     pub merge_fanout: usize,
-    /// Share of a merged index's clusters a search scans (at least 16 of them): more finds
+    /// Share of a merged index's clusters a search scans (at least 32 of them): more finds
     /// more of the true neighbours and costs proportionally.
     pub merged_probe: f64,
     /// A merged index's candidates rescored exactly, per neighbour asked.
