@@ -16,8 +16,8 @@
 //!
 //! `LORE_BENCH_DIR=/path` keeps each size's data in `/path/<n>` and reuses it on the next run
 //! (no re-ingest); `LORE_BENCH_MODES=hybrid,text` measures only those modes;
-//! `LORE_BENCH_PROBE=0.04,0.16` also measures the vector store with those shares of the merged
-//! indexes' clusters probed.
+//! `LORE_BENCH_PROBE=1.5,4` also measures the vector store with those `merged_probe` factors
+//! (clusters probed per √clusters of a merged index).
 
 use lore::embed::{Embedder, HashEmbedder};
 use lore::vector::{VectorOptions, VectorStore};

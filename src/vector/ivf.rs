@@ -3,7 +3,8 @@
 //! The vectors are clustered (spherical k-means on a sample, then every vector goes to its
 //! nearest centroid) and stored cluster by cluster as int8 codes with one scale per vector.
 //! A search scores the centroids, scans the codes of the clusters nearest to the query (a
-//! fixed share of them, [`super::VectorOptions::merged_probe`]) and returns the best
+//! `merged_probe × √clusters` of them, see [`super::VectorOptions::merged_probe`]) and
+//! returns the best
 //! candidates by the int8 estimate; the caller rescores those exactly from the segments'
 //! f32 matrices, so every score it reports is the exact cosine the flat scan would give.
 //!
@@ -44,8 +45,8 @@ const HEADER_LEN: usize = 64;
 /// for the same number of vectors scanned.
 const CLUSTERS_PER_SQRT: f64 = 3.0;
 /// More clusters cost more at build (every vector is compared with every centroid) and more
-/// per search (the centroids are scored first).
-const MAX_CLUSTERS: usize = 1024;
+/// per search (the centroids are scored first); at a million vectors, 3,000 clusters.
+const MAX_CLUSTERS: usize = 4096;
 /// k-means rounds over the sample: enough for the recall to stop moving.
 const KMEANS_ROUNDS: usize = 8;
 /// Sample size per cluster for training.
@@ -353,7 +354,8 @@ impl Ivf {
     }
 
     /// The best `depth` candidates by the int8 estimate among the vectors whose member passes
-    /// `live`, from the share `probe` of clusters nearest to `query`.
+    /// `live`, from the `probe × √clusters` clusters nearest to `query` (at least 32): the
+    /// share needed for the same recall shrinks as clusters grow finer.
     pub(crate) fn search(
         &self,
         kernel: Kernel,
@@ -369,9 +371,8 @@ impl Ivf {
         let centroids = self.f32s(self.layout.centroids, self.clusters * dim);
         let mut cscores = vec![0f32; self.clusters];
         kernel.dots(centroids, dim, query, &mut cscores);
-        let nprobe = ((self.clusters as f64 * probe).ceil() as usize)
-            .max(MIN_PROBE)
-            .min(self.clusters);
+        let nprobe = ((self.clusters as f64).sqrt() * probe).ceil() as usize;
+        let nprobe = nprobe.max(MIN_PROBE).min(self.clusters);
         let mut order: Vec<u32> = (0..self.clusters as u32).collect();
         if nprobe < self.clusters {
             order.select_nth_unstable_by(nprobe, |a, b| {
@@ -444,10 +445,10 @@ mod tests {
         let ivf = Ivf::open(&path, dim, 2000, 42).unwrap();
         // Probing everything finds the exact best by estimate, which is near the true best.
         let q = &vectors[17];
-        let found = ivf.search(kernel, q, 1.0, 5, |_| true);
+        let found = ivf.search(kernel, q, 1e6, 5, |_| true);
         assert!(found.iter().any(|c| (c.member, c.row) == (0, 17)));
         // Only live members come back.
-        let found = ivf.search(kernel, q, 1.0, 50, |m| m % 2 == 1);
+        let found = ivf.search(kernel, q, 1e6, 50, |m| m % 2 == 1);
         assert_eq!(found.len(), 50);
         assert!(found.iter().all(|c| c.member % 2 == 1));
         // A flipped byte is refused.
