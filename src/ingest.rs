@@ -306,6 +306,15 @@ pub(crate) fn apply_gc(ctx: &Context<'_>, writer: &mut IndexWriterGuard<'_>) -> 
         if removed > 0 {
             tracing::debug!(removed, "vector segments removed");
         }
+        // Small segments get merged graphs (see `vector::merged`). Not a reason to fail the
+        // run: what was published is served either way, by the scan until this succeeds.
+        if let Err(e) = sem.vectors.compact() {
+            tracing::warn!(error = %e, "could not update the merged vector graphs");
+        }
+    }
+    // Fewer, larger index segments search faster; not a reason to fail the run.
+    if let Err(e) = writer.merge_small_segments() {
+        tracing::warn!(error = %e, "could not merge index segments");
     }
     let live = ctx.catalog.live_blobs(ctx.kb_id)?;
     let removed = ctx.blobs.retain(&live)?;

@@ -10,21 +10,26 @@
 //! [`crate::store::Catalog::recover`]).
 
 pub mod analyze;
+mod filter;
 mod query;
 
 use crate::error::{Error, Result};
 use crate::lang::{Lang, STEMMED};
 use crate::parse::Location;
-use std::path::Path;
+use filter::{Allowed, Filtered, SegmentDocs};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
-use tantivy::collector::{DocSetCollector, TopDocs};
-use tantivy::query::{BooleanQuery, Occur, Query, TermQuery, TermSetQuery};
+use tantivy::query::Query;
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
     STRING,
 };
 use tantivy::tokenizer::TokenStream;
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{
+    BitSet, DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term,
+};
 
 /// Version of the index layout (fields and analyzers). An index written with another version
 /// is rebuilt from the catalog, which keeps every chunk's text.
@@ -34,6 +39,10 @@ const SCHEMA_MARKER: &str = "lore-schema";
 /// Memory for the writer's in-RAM segment before it flushes; 64 MB keeps a 2-core machine busy
 /// without growing with the input.
 const WRITER_HEAP: usize = 64 * 1024 * 1024;
+
+/// Segments above which the end of an ingestion run merges the smallest (see
+/// [`IndexWriterGuard::merge_small_segments`]).
+const MAX_SEGMENTS: usize = 8;
 
 /// How long to wait for another process's writer before giving up.
 const WRITER_WAIT: Duration = Duration::from_secs(60);
@@ -158,11 +167,52 @@ pub struct Ranked {
 /// Separator of heading path elements in the stored `heading` field.
 const HEADING_SEP: &str = " \u{203a} ";
 
+/// Field boosts of the query: a heading says what a passage is about; the title (source and
+/// document name) matches too easily to weigh as much as the text.
+const HEADING_BOOST: f32 = 1.5;
+const TITLE_BOOST: f32 = 0.5;
+
+/// Allowed-document sets kept per searcher generation: the active set changes with each
+/// agent's or filter's view, and a handful of views cover a serving process's traffic.
+const ALLOWED_CACHE: usize = 8;
+
 /// One knowledge base's tantivy index.
 pub struct TextIndex {
     index: Index,
     reader: IndexReader,
     fields: Fields,
+    /// `meta.json`, whose content changes with every commit or merge (here or in another
+    /// process): a search reloads the reader only when it changed, since a reload reopens
+    /// every segment and starts a new searcher generation (which empties [`Self::cache`]).
+    meta_path: PathBuf,
+    last_meta: Mutex<Option<Vec<u8>>>,
+    cache: Mutex<GenerationCache>,
+}
+
+/// What is derived from one searcher generation and reused by every search on it.
+#[derive(Default)]
+struct GenerationCache {
+    generation: Option<u64>,
+    /// Indices (into [`STEMMED`]) of the stemmed fields that hold any document.
+    stemmed_present: Option<Arc<Vec<usize>>>,
+    /// Most recently used first.
+    allowed: Vec<AllowedEntry>,
+    doc_freq: std::collections::HashMap<Term, u64>,
+}
+
+/// Terms whose document frequency is kept per generation (then the cache starts over).
+const DOC_FREQ_CACHE: usize = 50_000;
+
+struct AllowedEntry {
+    /// Sorted and deduplicated.
+    active: Vec<(i64, u32)>,
+    filter: IndexFilter,
+    allowed: Arc<Allowed>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The guarded values are caches, replaced whole: a panic elsewhere cannot leave them torn.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl TextIndex {
@@ -201,6 +251,9 @@ impl TextIndex {
                 index,
                 reader,
                 fields,
+                meta_path: dir.join("meta.json"),
+                last_meta: Mutex::new(None),
+                cache: Mutex::new(GenerationCache::default()),
             },
             fresh,
         ))
@@ -235,9 +288,163 @@ impl TextIndex {
         }
     }
 
-    /// Makes documents committed by this or another process visible to searches.
+    /// Makes documents committed by this or another process visible to searches. Cheap when
+    /// nothing was committed since the last reload (one small file read).
     pub fn reload(&self) -> Result<()> {
-        Ok(self.reader.reload()?)
+        let meta = std::fs::read(&self.meta_path).ok();
+        let mut last = lock(&self.last_meta);
+        if meta.is_some() && *last == meta {
+            return Ok(());
+        }
+        self.reader.reload()?;
+        *last = meta;
+        Ok(())
+    }
+
+    /// The cache of `searcher`'s generation, emptied if it was another's.
+    fn cache_for(&self, searcher: &tantivy::Searcher) -> MutexGuard<'_, GenerationCache> {
+        let mut cache = lock(&self.cache);
+        let generation = searcher.generation().generation_id();
+        if cache.generation != Some(generation) {
+            *cache = GenerationCache {
+                generation: Some(generation),
+                ..GenerationCache::default()
+            };
+        }
+        cache
+    }
+
+    /// The stemmed fields (indices into [`STEMMED`]) that hold documents in `searcher`: a
+    /// question is matched against those only, since an empty field can match nothing and
+    /// each queried field costs a dictionary lookup per word and segment.
+    fn stemmed_present(&self, searcher: &tantivy::Searcher) -> Result<Arc<Vec<usize>>> {
+        if let Some(p) = &self.cache_for(searcher).stemmed_present {
+            return Ok(Arc::clone(p));
+        }
+        let mut present = Vec::new();
+        for (i, field) in self.fields.stemmed.iter().enumerate() {
+            for seg in searcher.segment_readers() {
+                if seg.inverted_index(*field)?.terms().num_terms() > 0 {
+                    present.push(i);
+                    break;
+                }
+            }
+        }
+        let present = Arc::new(present);
+        self.cache_for(searcher).stemmed_present = Some(Arc::clone(&present));
+        Ok(present)
+    }
+
+    /// The documents of `searcher` that belong to the `active` pairs and pass `filter`,
+    /// cached per generation and view (see [`filter`]).
+    fn allowed(
+        &self,
+        searcher: &tantivy::Searcher,
+        active: &[(i64, u32)],
+        filter: IndexFilter,
+    ) -> Result<Arc<Allowed>> {
+        let mut key = active.to_vec();
+        key.sort_unstable();
+        key.dedup();
+        {
+            let mut cache = self.cache_for(searcher);
+            if let Some(i) = cache
+                .allowed
+                .iter()
+                .position(|e| e.filter == filter && e.active == key)
+            {
+                let entry = cache.allowed.remove(i);
+                let allowed = Arc::clone(&entry.allowed);
+                cache.allowed.insert(0, entry);
+                return Ok(allowed);
+            }
+        }
+        let started = Instant::now();
+        let allowed = Arc::new(self.compute_allowed(searcher, &key, filter)?);
+        tracing::debug!(
+            pairs = key.len(),
+            ?allowed,
+            us = started.elapsed().as_micros() as u64,
+            "active documents computed"
+        );
+        let mut cache = self.cache_for(searcher);
+        cache.allowed.insert(
+            0,
+            AllowedEntry {
+                active: key,
+                filter,
+                allowed: Arc::clone(&allowed),
+            },
+        );
+        cache.allowed.truncate(ALLOWED_CACHE);
+        Ok(allowed)
+    }
+
+    fn compute_allowed(
+        &self,
+        searcher: &tantivy::Searcher,
+        active: &[(i64, u32)],
+        filter: IndexFilter,
+    ) -> Result<Allowed> {
+        let f = &self.fields;
+        let terms: HashSet<String> = active
+            .iter()
+            .map(|(s, v)| crate::store::version_term(*s, *v))
+            .collect();
+        let mut segments = std::collections::HashMap::new();
+        for seg in searcher.segment_readers() {
+            let mut bits = BitSet::with_max_value(seg.max_doc());
+            let sv = seg.inverted_index(f.sv)?;
+            // A segment holds the versions indexed in one batch (or merged from a few): its
+            // dictionary is short, shorter than the active set once sources number in the
+            // hundreds, so it is walked rather than probed.
+            let mut stream = sv.terms().stream().map_err(tantivy::TantivyError::from)?;
+            while stream.advance() {
+                let passes = std::str::from_utf8(stream.key()).is_ok_and(|t| terms.contains(t));
+                if passes {
+                    let mut postings = sv
+                        .read_postings_from_terminfo(stream.value(), IndexRecordOption::Basic)
+                        .map_err(tantivy::TantivyError::from)?;
+                    let mut doc = postings.doc();
+                    while doc != tantivy::TERMINATED {
+                        bits.insert(doc);
+                        doc = postings.advance();
+                    }
+                }
+            }
+            if filter.in_stock_only {
+                let mut stocked = BitSet::with_max_value(seg.max_doc());
+                let term = Term::from_field_u64(f.in_stock, 1);
+                if let Some(mut postings) = seg
+                    .inverted_index(f.in_stock)?
+                    .read_postings(&term, IndexRecordOption::Basic)
+                    .map_err(tantivy::TantivyError::from)?
+                {
+                    let mut doc = postings.doc();
+                    while doc != tantivy::TERMINATED {
+                        if bits.contains(doc) {
+                            stocked.insert(doc);
+                        }
+                        doc = postings.advance();
+                    }
+                }
+                bits = stocked;
+            }
+            let docs = if bits.len() == 0 {
+                SegmentDocs::None
+            } else {
+                let alive = seg.alive_bitset();
+                let all = (0..seg.max_doc())
+                    .all(|d| bits.contains(d) || alive.is_some_and(|a| a.is_deleted(d)));
+                if all {
+                    SegmentDocs::All
+                } else {
+                    SegmentDocs::Some(Arc::new(bits))
+                }
+            };
+            segments.insert(seg.segment_id(), docs);
+        }
+        Ok(Allowed { segments })
     }
 
     /// BM25 search over the chunks of the given `(source, version)` pairs only.
@@ -265,6 +472,13 @@ impl TextIndex {
         }
         let f = &self.fields;
         let searcher = self.reader.searcher();
+        let allowed = self.allowed(&searcher, active, filter)?;
+        if allowed.is_empty() {
+            return Ok(TextRanking {
+                searcher,
+                hits: Vec::new(),
+            });
+        }
         let stemmed_names: Vec<String> = STEMMED
             .iter()
             .map(|(code, _)| analyze::stemmed_name(code))
@@ -278,12 +492,12 @@ impl TextIndex {
             query::Target {
                 field: f.heading,
                 analyzer: analyze::BASE,
-                boost: 1.5,
+                boost: HEADING_BOOST,
             },
             query::Target {
                 field: f.title,
                 analyzer: analyze::BASE,
-                boost: 0.5,
+                boost: TITLE_BOOST,
             },
         ];
         // The stemmed fields of the languages the knowledge base holds, whatever the
@@ -291,23 +505,22 @@ impl TextIndex {
         // (German read as Dutch), and a stem can only match documents of the language that
         // produced it, so the other fields cost little and lose nothing.
         let _ = query_lang;
-        for i in self.present_languages(&searcher)? {
+        for &i in self.stemmed_present(&searcher)?.iter() {
             targets.push(query::Target {
                 field: f.stemmed[i],
                 analyzer: &stemmed_names[i],
                 boost: 1.0,
             });
         }
+        // A flat union of (boosted) term queries: the shape tantivy prunes with block-max WAND.
         let Some(text_query) = query::bag_of_terms(self.index.tokenizers(), &targets, query) else {
             return Ok(TextRanking {
                 searcher,
                 hits: Vec::new(),
             });
         };
-        let mut clauses = self.restrictions(active, filter);
-        clauses.push((Occur::Must, text_query));
-        let query: Box<dyn Query> = Box::new(BooleanQuery::new(clauses));
-        let top = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?;
+        let query = Filtered::new(text_query, allowed);
+        let top = top_docs(&searcher, &query, limit)?;
         let mut hits = Vec::with_capacity(top.len());
         for (score, addr) in top {
             let column = searcher
@@ -343,20 +556,6 @@ impl TextIndex {
         Ok(false)
     }
 
-    /// Positions in [`STEMMED`] of the languages that have at least one indexed document.
-    fn present_languages(&self, searcher: &tantivy::Searcher) -> Result<Vec<usize>> {
-        let mut present = Vec::new();
-        for (i, field) in self.fields.stemmed.iter().enumerate() {
-            for segment in searcher.segment_readers() {
-                if segment.inverted_index(*field)?.terms().num_terms() > 0 {
-                    present.push(i);
-                    break;
-                }
-            }
-        }
-        Ok(present)
-    }
-
     /// [`Self::rank`] with every hit's document loaded.
     pub fn search(
         &self,
@@ -372,33 +571,6 @@ impl TextIndex {
             .iter()
             .map(|h| self.load(&ranking, h))
             .collect()
-    }
-
-    /// The clauses every search carries: only the active `(source, version)` pairs, and the
-    /// chunk-level filters.
-    fn restrictions(
-        &self,
-        active: &[(i64, u32)],
-        filter: IndexFilter,
-    ) -> Vec<(Occur, Box<dyn Query>)> {
-        let f = &self.fields;
-        let active_filter = TermSetQuery::new(
-            active
-                .iter()
-                .map(|(s, v)| Term::from_field_text(f.sv, &crate::store::version_term(*s, *v))),
-        );
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> =
-            vec![(Occur::Must, Box::new(active_filter))];
-        if filter.in_stock_only {
-            clauses.push((
-                Occur::Must,
-                Box::new(TermQuery::new(
-                    Term::from_field_u64(f.in_stock, 1),
-                    IndexRecordOption::Basic,
-                )),
-            ));
-        }
-        clauses
     }
 
     /// The full document of a ranked hit (stored fields are only read for what is shown).
@@ -419,14 +591,35 @@ impl TextIndex {
             return Ok(Vec::new());
         }
         let f = &self.fields;
-        let by_id = TermSetQuery::new(
-            ids.iter()
-                .map(|id| Term::from_field_u64(f.chunk_id, *id as u64)),
-        );
-        let mut clauses = self.restrictions(active, filter);
-        clauses.push((Occur::Must, Box::new(by_id)));
         let searcher = self.reader.searcher();
-        let found = searcher.search(&BooleanQuery::new(clauses), &DocSetCollector)?;
+        let allowed = self.allowed(&searcher, active, filter)?;
+        // A handful of ids: a dictionary lookup per id and segment beats building a term-set
+        // automaton (whose builder alone allocates more than this whole lookup costs).
+        let mut found = Vec::with_capacity(ids.len());
+        for (ord, seg) in searcher.segment_readers().iter().enumerate() {
+            let passes = |doc: u32| match allowed.segments.get(&seg.segment_id()) {
+                Some(SegmentDocs::All) => true,
+                Some(SegmentDocs::Some(bits)) => bits.contains(doc),
+                Some(SegmentDocs::None) | None => false,
+            };
+            let inverted = seg.inverted_index(f.chunk_id)?;
+            for id in ids {
+                let term = Term::from_field_u64(f.chunk_id, *id as u64);
+                let Some(mut postings) = inverted
+                    .read_postings(&term, IndexRecordOption::Basic)
+                    .map_err(tantivy::TantivyError::from)?
+                else {
+                    continue;
+                };
+                let mut doc = postings.doc();
+                while doc != tantivy::TERMINATED {
+                    if passes(doc) && !seg.alive_bitset().is_some_and(|a| a.is_deleted(doc)) {
+                        found.push(tantivy::DocAddress::new(ord as u32, doc));
+                    }
+                    doc = postings.advance();
+                }
+            }
+        }
         let mut hits = Vec::with_capacity(found.len());
         for addr in found {
             let doc: TantivyDocument = searcher.doc(addr)?;
@@ -494,7 +687,7 @@ impl TextIndex {
         let mut total = 0.0;
         let mut covered = 0.0;
         for t in &q {
-            let df = searcher.doc_freq(&Term::from_field_text(field, t))? as f32;
+            let df = self.doc_freq(&searcher, Term::from_field_text(field, t))? as f32;
             let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
             total += idf;
             tracing::trace!(term = %t, df, idf, covered = p.contains(t), "coverage term");
@@ -503,6 +696,21 @@ impl TextIndex {
             }
         }
         Ok(if total > 0.0 { covered / total } else { 0.0 })
+    }
+
+    /// Document frequency of a term across segments, cached per searcher generation: a
+    /// search asks for the same question's terms once per passage it checks.
+    fn doc_freq(&self, searcher: &tantivy::Searcher, term: Term) -> Result<u64> {
+        if let Some(df) = self.cache_for(searcher).doc_freq.get(&term) {
+            return Ok(*df);
+        }
+        let df = searcher.doc_freq(&term)?;
+        let mut cache = self.cache_for(searcher);
+        if cache.doc_freq.len() >= DOC_FREQ_CACHE {
+            cache.doc_freq.clear();
+        }
+        cache.doc_freq.insert(term, df);
+        Ok(df)
     }
 
     /// Distinct tokens of `text` under a registered analyzer.
@@ -527,6 +735,74 @@ impl TextIndex {
     pub fn num_docs(&self) -> u64 {
         self.reader.searcher().num_docs()
     }
+}
+
+/// The `limit` best documents for `query`, best first (ties: lower address first), like
+/// tantivy's `TopDocs` but with one pruning threshold across segments.
+///
+/// `TopDocs` collects each segment on its own, from a threshold of nothing, so every segment
+/// scores its own top-k before pruning starts to bite; with the tens of segments an index
+/// gets from batch commits that is most of the work. Here each segment starts from the k-th
+/// best score found so far. Segments are visited in order and a document must beat the
+/// threshold strictly, so a tie keeps the earlier address, as `TopDocs` does.
+fn top_docs(
+    searcher: &tantivy::Searcher,
+    query: &dyn Query,
+    limit: usize,
+) -> Result<Vec<(f32, tantivy::DocAddress)>> {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    /// Ordered by quality: higher score, then lower address.
+    #[derive(PartialEq)]
+    struct Entry(f32, tantivy::DocAddress);
+    impl Eq for Entry {}
+    impl Ord for Entry {
+        fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+            self.0
+                .total_cmp(&other.0)
+                .then_with(|| other.1.cmp(&self.1))
+        }
+    }
+    impl PartialOrd for Entry {
+        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+            Some(self.cmp(other))
+        }
+    }
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let weight = query.weight(tantivy::query::EnableScoring::enabled_from_searcher(
+        searcher,
+    ))?;
+    // A min-heap: its top is the worst kept document.
+    let mut heap: BinaryHeap<Reverse<Entry>> = BinaryHeap::with_capacity(limit + 1);
+    let threshold = |heap: &BinaryHeap<Reverse<Entry>>| match heap.peek() {
+        Some(Reverse(worst)) if heap.len() >= limit => worst.0,
+        _ => f32::MIN,
+    };
+    for (ord, reader) in searcher.segment_readers().iter().enumerate() {
+        let alive = reader.alive_bitset();
+        let start = threshold(&heap);
+        weight.for_each_pruning(start, reader, &mut |doc, score| {
+            if alive.is_some_and(|a| a.is_deleted(doc)) {
+                return threshold(&heap);
+            }
+            let entry = Entry(score, tantivy::DocAddress::new(ord as u32, doc));
+            if heap.len() < limit {
+                heap.push(Reverse(entry));
+            } else if let Some(mut worst) = heap.peek_mut() {
+                if entry > worst.0 {
+                    *worst = Reverse(entry);
+                }
+            }
+            threshold(&heap)
+        })?;
+    }
+    Ok(heap
+        .into_sorted_vec()
+        .into_iter()
+        .map(|Reverse(Entry(score, addr))| (score, addr))
+        .collect())
 }
 
 /// The held writer. Dropping it without [`IndexWriterGuard::commit`] discards what was added.
@@ -580,6 +856,38 @@ impl IndexWriterGuard<'_> {
         } else {
             self.writer.delete_term(Term::from_field_text(f.sv, term));
         }
+    }
+
+    /// Merges the smallest segments into one when there are more than [`MAX_SEGMENTS`]
+    /// (leaving about half that many). Every segment costs each search a dictionary lookup
+    /// per queried term and field, and its own start of the pruning; each ingestion batch
+    /// commits a segment, and the writer's background merges are abandoned when it is
+    /// dropped, so without this a knowledge base of a thousand documents searched some twenty
+    /// segments. Merging the smallest keeps the cost proportional to what was added. Returns
+    /// whether it merged.
+    pub fn merge_small_segments(&mut self) -> Result<bool> {
+        let metas = self.index.index.searchable_segment_metas()?;
+        if metas.len() <= MAX_SEGMENTS {
+            return Ok(false);
+        }
+        let mut by_size: Vec<(u32, tantivy::index::SegmentId)> =
+            metas.iter().map(|m| (m.num_docs(), m.id())).collect();
+        by_size.sort();
+        let ids: Vec<_> = by_size[..metas.len() - MAX_SEGMENTS / 2]
+            .iter()
+            .map(|(_, id)| *id)
+            .collect();
+        let started = Instant::now();
+        self.writer.merge(&ids).wait()?;
+        // The merged-away segments' files go now rather than at some later commit.
+        self.writer.garbage_collect_files().wait()?;
+        self.index.reload()?;
+        tracing::debug!(
+            merged = ids.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "index segments merged"
+        );
+        Ok(true)
     }
 
     /// Durably commits everything added or deleted, and makes it visible to this process.
@@ -704,6 +1012,186 @@ mod tests {
             )
             .unwrap();
         assert_eq!(hits[0].chunk_id, 2);
+    }
+
+    /// The ranking as the index computed it before the cached filter and the shared
+    /// threshold: a term set on `sv`, required, next to the question's terms, with `TopDocs`.
+    /// (The term set's constant score adds 1 to every score.)
+    fn reference(
+        idx: &TextIndex,
+        query: &str,
+        active: &[(i64, u32)],
+        limit: usize,
+    ) -> Vec<(f32, i64)> {
+        let f = &idx.fields;
+        let names: Vec<String> = STEMMED
+            .iter()
+            .map(|(code, _)| analyze::stemmed_name(code))
+            .collect();
+        let mut targets = vec![
+            query::Target {
+                field: f.text,
+                analyzer: analyze::BASE,
+                boost: 1.0,
+            },
+            query::Target {
+                field: f.heading,
+                analyzer: analyze::BASE,
+                boost: HEADING_BOOST,
+            },
+            query::Target {
+                field: f.title,
+                analyzer: analyze::BASE,
+                boost: TITLE_BOOST,
+            },
+        ];
+        for (i, field) in f.stemmed.iter().enumerate() {
+            targets.push(query::Target {
+                field: *field,
+                analyzer: &names[i],
+                boost: 1.0,
+            });
+        }
+        let text = query::bag_of_terms(idx.index.tokenizers(), &targets, query).unwrap();
+        let active_filter = tantivy::query::TermSetQuery::new(
+            active
+                .iter()
+                .map(|(s, v)| Term::from_field_text(f.sv, &crate::store::version_term(*s, *v))),
+        );
+        let q = tantivy::query::BooleanQuery::new(vec![
+            (
+                tantivy::query::Occur::Must,
+                Box::new(active_filter) as Box<dyn Query>,
+            ),
+            (tantivy::query::Occur::Must, text),
+        ]);
+        let searcher = idx.reader.searcher();
+        let top = searcher
+            .search(
+                &q,
+                &tantivy::collector::TopDocs::with_limit(limit).order_by_score(),
+            )
+            .unwrap();
+        top.into_iter()
+            .map(|(score, addr)| {
+                let doc: TantivyDocument = searcher.doc(addr).unwrap();
+                let id = doc.get_first(f.chunk_id).and_then(|v| v.as_u64()).unwrap();
+                (score - 1.0, id as i64)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ranking_matches_the_plain_filtered_query_across_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = TextIndex::open(dir.path()).unwrap().0;
+        let words = [
+            "alpha", "beta", "gamma", "delta", "envío", "chile", "returns", "shipping", "the",
+        ];
+        let mut w = idx.writer().unwrap();
+        let mut id = 0;
+        let mut seed: u64 = 7;
+        // Several commits: several segments, each with some versions of each source.
+        for _ in 0..6 {
+            for source in 1..=3 {
+                for version in 1..=2 {
+                    for _ in 0..15 {
+                        id += 1;
+                        let text: Vec<&str> = (0..8)
+                            .map(|_| {
+                                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                                words[(seed >> 33) as usize % words.len()]
+                            })
+                            .collect();
+                        add(&mut w, id, source, version, &text.join(" "));
+                    }
+                }
+            }
+            w.commit().unwrap();
+        }
+        w.delete("3:1");
+        w.commit().unwrap();
+        drop(w);
+        assert!(idx.reader.searcher().segment_readers().len() > 1);
+        let all: Vec<(i64, u32)> = (1..=3).flat_map(|s| [(s, 1), (s, 2)]).collect();
+        for active in [
+            vec![(1, 2), (2, 1), (3, 2)],
+            all,
+            vec![(2, 2)],
+            vec![(3, 1)],
+        ] {
+            for query in [
+                "alpha beta",
+                "envio chile returns",
+                "\"alpha beta\" gamma",
+                "the",
+            ] {
+                for limit in [1, 5, 40, 500] {
+                    let got = idx
+                        .rank(query, None, &active, IndexFilter::default(), limit)
+                        .unwrap();
+                    let want = reference(&idx, query, &active, limit);
+                    assert_eq!(got.hits.len(), want.len(), "{query} {active:?} {limit}");
+                    let full: std::collections::HashMap<i64, f32> =
+                        reference(&idx, query, &active, 10_000)
+                            .into_iter()
+                            .map(|(s, id)| (id, s))
+                            .collect();
+                    for (g, w) in got.hits.iter().zip(&want) {
+                        // Same score sequence; each hit is allowed and scored as before.
+                        assert!(
+                            (g.score - w.0).abs() < 1e-4,
+                            "{query}: {} vs {}",
+                            g.score,
+                            w.0
+                        );
+                        let before = full.get(&g.chunk_id).copied();
+                        assert!(before.is_some_and(|s| (s - g.score).abs() < 1e-4));
+                    }
+                }
+            }
+        }
+        // Documents by id: only the allowed ones.
+        let hits = idx
+            .by_chunk_ids(
+                &[1, 16, 31, 1000],
+                &[(1, 1), (1, 2)],
+                IndexFilter::default(),
+            )
+            .unwrap();
+        let mut ids: Vec<i64> = hits.iter().map(|h| h.chunk_id).collect();
+        ids.sort();
+        assert_eq!(ids, vec![1, 16]);
+    }
+
+    #[test]
+    fn small_segments_are_merged_and_searches_see_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = TextIndex::open(dir.path()).unwrap().0;
+        let mut w = idx.writer().unwrap();
+        // Only the merge under test.
+        w.writer
+            .set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
+        for i in 0..12 {
+            add(&mut w, i, i, 1, &format!("alpha word{i}"));
+            w.commit().unwrap();
+        }
+        let active: Vec<(i64, u32)> = (0..12).map(|i| (i, 1)).collect();
+        let before = idx
+            .search("alpha word3", None, &active, IndexFilter::default(), 5)
+            .unwrap();
+        assert!(idx.reader.searcher().segment_readers().len() > MAX_SEGMENTS);
+        assert!(w.merge_small_segments().unwrap());
+        assert!(idx.reader.searcher().segment_readers().len() <= MAX_SEGMENTS / 2 + 1);
+        assert!(!w.merge_small_segments().unwrap());
+        let after = idx
+            .search("alpha word3", None, &active, IndexFilter::default(), 5)
+            .unwrap();
+        let ids = |h: &[IndexHit]| h.iter().map(|h| h.chunk_id).collect::<Vec<_>>();
+        assert_eq!(ids(&before)[0], 3);
+        assert_eq!(ids(&before).len(), ids(&after).len());
+        assert_eq!(ids(&after)[0], 3);
+        assert_eq!(idx.num_docs(), 12);
     }
 
     #[test]

@@ -60,9 +60,29 @@ pub struct GraphParams {
     pub ef_construction: usize,
 }
 
+/// What a dump was built from, recorded in its manifest and checked on load: a segment's
+/// count and checksums, or for a merged graph its point count and a checksum of its member
+/// list (see `merged`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Binding {
+    pub count: usize,
+    pub ids_sum: u64,
+    pub matrix_sum: u64,
+}
+
+impl Binding {
+    pub(crate) fn of(segment: &Header) -> Binding {
+        Binding {
+            count: segment.count,
+            ids_sum: segment.ids_sum,
+            matrix_sum: segment.matrix_sum,
+        }
+    }
+}
+
 /// Builds the graph of a segment's vectors; point ids are row numbers. Uses the rayon pool.
 pub(crate) fn build(
-    vectors: &[Vec<f32>],
+    vectors: &[&[f32]],
     params: GraphParams,
 ) -> Result<Hnsw<'static, f32, LoreDot>> {
     catch_unwind(AssertUnwindSafe(|| {
@@ -73,11 +93,7 @@ pub(crate) fn build(
             params.ef_construction,
             LoreDot,
         );
-        let data: Vec<(&[f32], usize)> = vectors
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (v.as_slice(), i))
-            .collect();
+        let data: Vec<(&[f32], usize)> = vectors.iter().enumerate().map(|(i, v)| (*v, i)).collect();
         hnsw.parallel_insert_slice(&data);
         hnsw
     }))
@@ -123,7 +139,7 @@ pub(crate) fn dump_to_temp(hnsw: &Hnsw<'static, f32, LoreDot>, dir: &Path) -> Re
 impl PendingDump {
     /// Moves the dump into place as `<stem>.hnsw.*` and writes the manifest last. The caller
     /// fsyncs the folder.
-    pub(crate) fn install(self, dir: &Path, stem: &str, segment: &Header) -> Result<()> {
+    pub(crate) fn install(self, dir: &Path, stem: &str, segment: Binding) -> Result<()> {
         let (graph, data, _) = dump_paths(dir, stem);
         rename(&self.graph, &graph)?;
         rename(&self.data, &data)?;
@@ -259,11 +275,11 @@ pub(crate) enum Unavailable {
 }
 
 impl Graph {
-    /// Loads the dump of the segment `stem` whose header is `segment`.
+    /// Loads the dump `stem`, which must have been built from `segment`.
     pub(crate) fn load(
         dir: &Path,
         stem: &str,
-        segment: &Header,
+        segment: Binding,
     ) -> std::result::Result<Graph, Unavailable> {
         let (graph_path, data_path, sum_path) = dump_paths(dir, stem);
         let manifest = match std::fs::read(&sum_path) {

@@ -62,7 +62,9 @@
 
 mod checksum;
 mod graph;
+mod ivf;
 mod kernel;
+mod merged;
 mod segment;
 #[doc(hidden)]
 pub mod synth;
@@ -115,6 +117,17 @@ pub struct VectorOptions {
     /// Temporary files younger than this are in-flight writes (maybe of another process) and
     /// are left alone by [`VectorStore::retain`].
     pub temp_grace: Duration,
+    /// [`VectorStore::compact`] gives small segments that no merged index covers one once
+    /// they hold this many vectors; fewer are scanned (`usize::MAX`: never merge).
+    pub merge_min: usize,
+    /// Merged indexes of one size class are merged into one when there are this many (at
+    /// least 2).
+    pub merge_fanout: usize,
+    /// A merged index's search scans the `merged_probe × √clusters` clusters nearest to the
+    /// query (at least 32): more finds more of the true neighbours and costs proportionally.
+    pub merged_probe: f64,
+    /// A merged index's candidates rescored exactly, per neighbour asked.
+    pub merged_rescore: usize,
 }
 
 impl Default for VectorOptions {
@@ -128,6 +141,13 @@ impl Default for VectorOptions {
             ef_search: 32,
             load_graphs: true,
             temp_grace: Duration::from_secs(3600),
+            // ~0.45 ms of scanning at most (110 ns per vector from memory).
+            merge_min: 4096,
+            merge_fanout: 4,
+            // 8% of the clusters at 100k vectors (recall@10 0.96 in search_latency), 4.5% at
+            // a million.
+            merged_probe: 2.5,
+            merged_rescore: 4,
         }
     }
 }
@@ -168,6 +188,10 @@ pub struct VectorStore {
     /// Per-segment locks: one loader per segment, and no load racing its own rewrite.
     key_locks: Mutex<HashMap<SegmentKey, Arc<Mutex<()>>>>,
     writer: Mutex<()>,
+    /// One reloader of the merged graphs at a time.
+    writer_reload: Mutex<()>,
+    /// The merged graphs (see `merged`), reloaded when their list file changes.
+    merged: RwLock<Arc<merged::Set>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -202,6 +226,8 @@ impl VectorStore {
             loaded: RwLock::new(HashMap::new()),
             key_locks: Mutex::new(HashMap::new()),
             writer: Mutex::new(()),
+            writer_reload: Mutex::new(()),
+            merged: RwLock::new(Arc::new(merged::Set::default())),
         })
     }
 
@@ -233,7 +259,8 @@ impl VectorStore {
         let started = Instant::now();
         let stem = stem(key);
         let built = if vectors.len() > self.options.hnsw_threshold {
-            Some(graph::build(vectors, self.options.graph)?)
+            let rows: Vec<&[f32]> = vectors.iter().map(Vec::as_slice).collect();
+            Some(graph::build(&rows, self.options.graph)?)
         } else {
             None
         };
@@ -265,7 +292,7 @@ impl VectorStore {
             tmp.persist(&path)
                 .map_err(|e| self.storage_err("saving", &path, e.error))?;
             match pending {
-                Some(dump) => dump.install(&self.dir, &stem, &header)?,
+                Some(dump) => dump.install(&self.dir, &stem, graph::Binding::of(&header))?,
                 None => {
                     remove_if_exists(&graph_path)?;
                     remove_if_exists(&data_path)?;
@@ -467,14 +494,307 @@ impl VectorStore {
         }
         let segments = self.resolve(active)?;
         let mut top = TopK::new(k);
+        let covered = self.search_merged(&segments, query, k, &mut top)?;
         // Graph segments first: their hits raise the bar that the flat scan has to clear.
         for seg in segments.iter().filter(|s| s.graph.is_some()) {
             self.search_graph(seg, query, k, ef, &mut top)?;
         }
-        for seg in segments.iter().filter(|s| s.graph.is_none()) {
-            self.scan(seg, query, &mut top);
+        for (i, seg) in segments.iter().enumerate() {
+            if seg.graph.is_none() && !covered.get(i).copied().unwrap_or(false) {
+                self.scan(seg, query, &mut top);
+            }
         }
         Ok(top.into_sorted())
+    }
+
+    /// Searches the merged graphs for the `segments` they cover (active and unchanged since
+    /// the graph was built). Returns, per segment, whether a graph answered for it.
+    fn search_merged(
+        &self,
+        segments: &[Arc<Segment>],
+        query: &[f32],
+        k: usize,
+        top: &mut TopK,
+    ) -> Result<Vec<bool>> {
+        let mut covered = vec![false; segments.len()];
+        if !self.options.load_graphs {
+            return Ok(covered);
+        }
+        let set = self.merged_set();
+        if set.graphs.is_empty() {
+            return Ok(covered);
+        }
+        // Per graph: which of its members are live in this search, and their segment.
+        let mut live: Vec<Vec<Option<usize>>> = set
+            .graphs
+            .iter()
+            .map(|g| vec![None; g.entry.members.len()])
+            .collect();
+        let mut live_points = vec![0usize; set.graphs.len()];
+        for (i, seg) in segments.iter().enumerate() {
+            let h = &seg.file.header;
+            if let Some(&(g, m)) = set.by_key.get(&(h.source_id, h.version)) {
+                let member = &set.graphs[g].entry.members[m];
+                if member.matches(h) {
+                    live[g][m] = Some(i);
+                    live_points[g] += member.count;
+                }
+            }
+        }
+        let depth = k.saturating_mul(self.options.merged_rescore.max(1)).max(k);
+        for (g, index) in set.graphs.iter().enumerate() {
+            // Sparse: an exact scan of the few live members costs about what probing would,
+            // and is exact.
+            if live_points[g] == 0 || live_points[g] * 2 < index.points() {
+                continue;
+            }
+            let live_g = &live[g];
+            let found =
+                index
+                    .index
+                    .search(self.kernel, query, self.options.merged_probe, depth, |m| {
+                        live_g.get(m as usize).is_some_and(Option::is_some)
+                    });
+            // Exact scores from the segment itself: the same cosine the flat scan gives.
+            for c in found {
+                let Some(i) = live_g.get(c.member as usize).copied().flatten() else {
+                    continue;
+                };
+                let seg = &segments[i];
+                let row = c.row as usize;
+                let (Some(&chunk_id), Some(v)) = (
+                    seg.file.ids.get(row),
+                    seg.file.matrix().get(row * self.dim..(row + 1) * self.dim),
+                ) else {
+                    continue;
+                };
+                let score = self.kernel.dot(v, query);
+                if top.admits(score) {
+                    top.push(VectorHit {
+                        chunk_id,
+                        source_id: seg.file.header.source_id,
+                        version: seg.file.header.version,
+                        score,
+                    });
+                }
+            }
+            for i in live_g.iter().flatten() {
+                covered[*i] = true;
+            }
+        }
+        Ok(covered)
+    }
+
+    /// The merged graphs, reloaded first if their list changed on disk (a compaction here or
+    /// in another process). Graphs that cannot be loaded are left out, with a warning: their
+    /// members are then scanned.
+    fn merged_set(&self) -> Arc<merged::Set> {
+        let stamp = merged::Stamp::of(&self.dir.join(merged::LIST));
+        let current = Arc::clone(&self.merged.read().unwrap_or_else(PoisonError::into_inner));
+        if current.stamp == stamp {
+            return current;
+        }
+        let _reload = lock(&self.writer_reload);
+        let current = Arc::clone(&self.merged.read().unwrap_or_else(PoisonError::into_inner));
+        if current.stamp == stamp {
+            return current;
+        }
+        let list = match merged::List::read(&self.dir) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "merged graph list unusable; scanning instead");
+                merged::List::default()
+            }
+        };
+        let mut graphs = Vec::with_capacity(list.graphs.len());
+        for entry in list.graphs {
+            if let Some(g) = current.graphs.iter().find(|g| g.entry == entry) {
+                graphs.push(Arc::clone(g));
+                continue;
+            }
+            let started = Instant::now();
+            match merged::Loaded::load(&self.dir, self.dim, entry.clone()) {
+                Ok(g) => {
+                    tracing::debug!(
+                        index = entry.id,
+                        points = g.points(),
+                        ms = started.elapsed().as_millis() as u64,
+                        "merged index loaded"
+                    );
+                    graphs.push(Arc::new(g));
+                }
+                Err(e) => tracing::warn!(
+                    index = entry.id,
+                    error = %e,
+                    "merged index unusable; its segments are scanned"
+                ),
+            }
+        }
+        let set = Arc::new(merged::Set::new(stamp, graphs));
+        *self.merged.write().unwrap_or_else(PoisonError::into_inner) = Arc::clone(&set);
+        set
+    }
+
+    /// Gives the small segments merged graphs (see `merged`): covers the uncovered ones once
+    /// there are [`VectorOptions::merge_min`] vectors of them, merges graphs of one size
+    /// class, drops graphs whose members are mostly gone, and deletes the files of graphs no
+    /// longer listed. Runs at the end of an ingestion run, under the ingest lock; searches
+    /// keep using the previous graphs (or the scan) meanwhile. Returns the vectors inserted
+    /// into new graphs.
+    pub fn compact(&self) -> Result<usize> {
+        let _writer = lock(&self.writer);
+        let started = Instant::now();
+        let min = self.options.merge_min.max(1);
+        let fanout = self.options.merge_fanout.max(2);
+        let mut list = merged::List::read(&self.dir).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "merged graph list unusable; rebuilding it");
+            merged::List::default()
+        });
+        // The small segments on disk, as they are now.
+        let mut small: HashMap<SegmentKey, merged::Member> = HashMap::new();
+        for key in self.segments()? {
+            let file = match SegmentFile::open(&self.segment_path(key), self.dim, key) {
+                Ok(f) => f,
+                Err(e) => {
+                    tracing::warn!(error = %e, "segment left out of merged graphs");
+                    continue;
+                }
+            };
+            if file.header.count <= self.options.hnsw_threshold && file.header.count > 0 {
+                small.insert(key, merged::Member::of(&file.header));
+            }
+        }
+        let live = |m: &merged::Member| small.get(&m.key()) == Some(m);
+        // Graphs whose members are mostly gone are dropped; their live members are covered
+        // again below.
+        let before = list.graphs.len();
+        list.graphs.retain(|g| {
+            let live_points: usize = g.members.iter().filter(|m| live(m)).map(|m| m.count).sum();
+            live_points * 2 >= g.points() && live_points > 0
+        });
+        let mut changed = list.graphs.len() != before;
+        let covered: HashSet<SegmentKey> = list
+            .graphs
+            .iter()
+            .flat_map(|g| g.members.iter().filter(|m| live(m)).map(|m| m.key()))
+            .collect();
+        let mut uncovered: Vec<merged::Member> = small
+            .values()
+            .filter(|m| !covered.contains(&m.key()))
+            .copied()
+            .collect();
+        uncovered.sort_by_key(|m| m.key());
+        let mut inserted = 0;
+        if uncovered.iter().map(|m| m.count).sum::<usize>() >= min {
+            let entry = merged::Entry {
+                id: list.next_id,
+                members: uncovered,
+            };
+            list.next_id += 1;
+            inserted += self.build_merged(&entry)?;
+            list.graphs.push(entry);
+            changed = true;
+        }
+        // Size-tiered merging: `fanout` graphs of one class become one graph of their live
+        // members, until no class has that many.
+        loop {
+            let mut by_class: HashMap<u32, Vec<usize>> = HashMap::new();
+            for (i, g) in list.graphs.iter().enumerate() {
+                by_class
+                    .entry(merged::class(g.points(), min, fanout))
+                    .or_default()
+                    .push(i);
+            }
+            let Some(group) = by_class
+                .into_values()
+                .filter(|v| v.len() >= fanout)
+                .min_by_key(|v| v[0])
+            else {
+                break;
+            };
+            let group: Vec<usize> = group.into_iter().take(fanout).collect();
+            let mut members: Vec<merged::Member> = group
+                .iter()
+                .flat_map(|&i| list.graphs[i].members.iter().filter(|m| live(m)).copied())
+                .collect();
+            members.sort_by_key(|m| m.key());
+            let entry = merged::Entry {
+                id: list.next_id,
+                members,
+            };
+            list.next_id += 1;
+            inserted += self.build_merged(&entry)?;
+            let mut i = 0;
+            list.graphs.retain(|_| {
+                i += 1;
+                !group.contains(&(i - 1))
+            });
+            list.graphs.push(entry);
+            changed = true;
+        }
+        if changed {
+            list.write(&self.dir)?;
+            sync_dir(&self.dir)?;
+        }
+        // Files of indexes no longer listed (merged away, dropped, or left by a crash).
+        let listed: HashSet<String> = list.graphs.iter().map(|g| g.file_name()).collect();
+        let mut removed_any = false;
+        for (name, path) in self.list()? {
+            if merged::is_index_file(&name) && !listed.contains(&name) {
+                remove_if_exists(&path)?;
+                removed_any = true;
+            }
+        }
+        if removed_any {
+            sync_dir(&self.dir)?;
+        }
+        if changed {
+            tracing::info!(
+                graphs = list.graphs.len(),
+                inserted,
+                ms = started.elapsed().as_millis() as u64,
+                "merged vector graphs updated"
+            );
+        }
+        Ok(inserted)
+    }
+
+    /// Builds and installs the dump of one merged graph from its members' segment files.
+    fn build_merged(&self, entry: &merged::Entry) -> Result<usize> {
+        let started = Instant::now();
+        let mut files = Vec::with_capacity(entry.members.len());
+        for m in &entry.members {
+            let file = SegmentFile::open(&self.segment_path(m.key()), self.dim, m.key())?;
+            if !m.matches(&file.header) {
+                return Err(Error::Internal(format!(
+                    "segment {} changed while building a merged graph",
+                    file.path.display()
+                )));
+            }
+            // A corrupt matrix must not be baked into a graph.
+            file.verify_matrix()?;
+            files.push(file);
+        }
+        let rows: Vec<&[f32]> = files
+            .iter()
+            .flat_map(|f| f.matrix().chunks_exact(self.dim))
+            .collect();
+        let locs: Vec<(u32, u32)> = files
+            .iter()
+            .enumerate()
+            .flat_map(|(m, f)| (0..f.header.count as u32).map(move |r| (m as u32, r)))
+            .collect();
+        let bytes = ivf::build(&rows, &locs, self.dim, entry.binding(), self.kernel)?;
+        let path = self.dir.join(entry.file_name());
+        write_atomically(&self.dir, &path, &bytes)?;
+        tracing::debug!(
+            graph = entry.id,
+            segments = entry.members.len(),
+            points = rows.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "merged graph built"
+        );
+        Ok(rows.len())
     }
 
     /// Exact search of one segment by the flat scan.
@@ -613,7 +933,7 @@ impl VectorStore {
             Err(e) => return Err(e),
         };
         let loaded = if self.options.load_graphs {
-            Graph::load(&self.dir, &stem(key), &file.header)
+            Graph::load(&self.dir, &stem(key), graph::Binding::of(&file.header))
         } else {
             Err(Unavailable::Disabled)
         };

@@ -501,3 +501,163 @@ fn ties_are_broken_by_pair_and_chunk() {
         .collect();
     assert_eq!(got, vec![(1, 4), (1, 9)]);
 }
+
+/// Options that merge small segments early: indexes of at least `min` vectors, two per class.
+fn merging(min: usize) -> VectorOptions {
+    VectorOptions {
+        merge_min: min,
+        merge_fanout: 2,
+        ..VectorOptions::default()
+    }
+}
+
+fn merged_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".ivf"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn merged_indexes_serve_only_active_unchanged_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = VectorStore::open_with(dir.path(), DIM, merging(200)).unwrap();
+    let mut rng = Rng::new(11);
+    // Versions 1 and 2 of sources 1..=4, 100 vectors each.
+    let segs = random_segments(&mut rng, &[100; 8]);
+    write_all(&store, &segs);
+    assert_eq!(store.compact().unwrap(), 800);
+    assert_eq!(merged_files(dir.path()), vec!["m0.ivf"]);
+    // Nothing new to cover: a second compaction does nothing.
+    assert_eq!(store.compact().unwrap(), 0);
+    let active: Vec<SegmentKey> = segs.iter().map(|s| s.0).filter(|k| k.1 == 2).collect();
+    for _ in 0..30 {
+        let q = synth::uniform(&mut rng, 1, DIM).remove(0);
+        let hits = store.search(&q, &active, 10).unwrap();
+        assert_eq!(hits.len(), 10);
+        assert!(hits
+            .iter()
+            .all(|h| active.contains(&(h.source_id, h.version))));
+        // Scores are exact cosines, as the scan's.
+        let want = naive(&q, &segs, &active, 10);
+        for h in &hits {
+            let exact = want.iter().find(|w| w.0 == h.chunk_id).map(|w| w.1);
+            if let Some(exact) = exact {
+                assert!((h.score as f64 - exact).abs() < 1e-5);
+            }
+        }
+    }
+    // A vector of an inactive version is never found, even by itself.
+    let inactive = &segs[0];
+    assert_eq!(inactive.0 .1, 1);
+    let hits = store.search(&inactive.2[0], &active, 10).unwrap();
+    assert!(!chunk_ids(&hits).contains(&inactive.1[0]));
+    // A segment rewritten since the index was built is served from its new file.
+    let (key, old_ids, old_vectors) = &segs[1];
+    let new_vectors = synth::uniform(&mut rng, 100, DIM);
+    let new_ids = ids(10_000, 100);
+    store
+        .write_segment(key.0, key.1, &new_ids, &new_vectors)
+        .unwrap();
+    let hits = store.search(&new_vectors[5], &active, 3).unwrap();
+    assert_eq!(hits[0].chunk_id, new_ids[5]);
+    assert!((hits[0].score - 1.0).abs() < 1e-5);
+    let hits = store.search(&old_vectors[5], &active, 10).unwrap();
+    assert!(!chunk_ids(&hits).iter().any(|id| old_ids.contains(id)));
+    // A deleted segment's vectors are gone although the index still holds them.
+    let (key, gone_ids, gone_vectors) = &segs[3];
+    store.delete_segment(key.0, key.1).unwrap();
+    let hits = store.search(&gone_vectors[0], &active, 10).unwrap();
+    assert!(!chunk_ids(&hits).iter().any(|id| gone_ids.contains(id)));
+    // A restart reads the list and serves the same.
+    let again = VectorStore::open_with(dir.path(), DIM, merging(200)).unwrap();
+    let q = synth::uniform(&mut rng, 1, DIM).remove(0);
+    assert_eq!(
+        again.search(&q, &active, 10).unwrap(),
+        store.search(&q, &active, 10).unwrap()
+    );
+}
+
+#[test]
+fn compaction_merges_size_classes_and_removes_what_it_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = VectorStore::open_with(dir.path(), DIM, merging(200)).unwrap();
+    let mut rng = Rng::new(12);
+    let segs = random_segments(&mut rng, &[100; 8]);
+    write_all(&store, &segs[..2]);
+    assert_eq!(store.compact().unwrap(), 200);
+    write_all(&store, &segs[2..4]);
+    // A second index of the same class: the two become one of 400.
+    assert_eq!(store.compact().unwrap(), 200 + 400);
+    assert_eq!(merged_files(dir.path()), vec!["m2.ivf"]);
+    // Most of its members gone: the index is dropped, the rest is scanned (below the minimum).
+    let keep: HashSet<SegmentKey> = [segs[0].0].into_iter().collect();
+    store.retain(&keep).unwrap();
+    assert_eq!(store.compact().unwrap(), 0);
+    assert!(merged_files(dir.path()).is_empty());
+    let q = &segs[0].2[7];
+    assert_eq!(
+        store.search(q, &[segs[0].0], 1).unwrap()[0].chunk_id,
+        segs[0].1[7]
+    );
+}
+
+#[test]
+fn a_damaged_merged_index_falls_back_to_the_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = VectorStore::open_with(dir.path(), DIM, merging(200)).unwrap();
+    let mut rng = Rng::new(13);
+    let segs = random_segments(&mut rng, &[100; 4]);
+    write_all(&store, &segs);
+    store.compact().unwrap();
+    let path = dir.path().join("m0.ivf");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x40;
+    std::fs::write(&path, &bytes).unwrap();
+    let store = VectorStore::open_with(dir.path(), DIM, merging(200)).unwrap();
+    let active: Vec<SegmentKey> = segs.iter().map(|s| s.0).collect();
+    for _ in 0..10 {
+        let q = synth::uniform(&mut rng, 1, DIM).remove(0);
+        let hits = store.search(&q, &active, 10).unwrap();
+        let want = naive(&q, &segs, &active, 10);
+        assert_eq!(
+            chunk_ids(&hits),
+            want.iter().map(|w| w.0).collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
+fn merged_index_recall_at_10_against_the_exact_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng::new(14);
+    let world = synth::Clustered::new(&mut rng, DIM, 30);
+    let mut segs = Vec::new();
+    let mut next = 1;
+    for s in 0..60 {
+        let topics = world.topics(&mut rng, 3);
+        let v = world.chunks(&mut rng, &topics, 100);
+        segs.push(((s + 1, 1), ids(next, 100), v));
+        next += 100;
+    }
+    let store = VectorStore::open_with(dir.path(), DIM, merging(1000)).unwrap();
+    write_all(&store, &segs);
+    assert_eq!(store.compact().unwrap(), 6000);
+    let active: Vec<SegmentKey> = segs.iter().map(|s| s.0).collect();
+    let queries = 100;
+    let mut found = 0;
+    for _ in 0..queries {
+        let seg = &segs[rng.below(segs.len())];
+        let row = rng.below(100);
+        let q = world.query(&mut rng, &seg.2[row]);
+        let got = chunk_ids(&store.search(&q, &active, 10).unwrap());
+        let want = naive(&q, &segs, &active, 10);
+        found += want.iter().filter(|w| got.contains(&w.0)).count();
+    }
+    let recall = found as f64 / (queries * 10) as f64;
+    assert!(recall >= 0.9, "recall@10 = {recall}");
+}
