@@ -22,7 +22,8 @@ pub fn stemmed_name(code: &str) -> String {
     format!("lore_{code}")
 }
 
-/// The name of a language's analyzer for measuring coverage: stemmed, without stop words.
+/// The name of a language's analyzer for measuring coverage and for questions against the
+/// stemmed field: stemmed, without stop words.
 pub fn coverage_name(code: &str) -> String {
     format!("lore_{code}_content")
 }

@@ -470,7 +470,6 @@ impl TextIndex {
                 hits: Vec::new(),
             });
         }
-        let f = &self.fields;
         let searcher = self.reader.searcher();
         let allowed = self.allowed(&searcher, active, filter)?;
         if allowed.is_empty() {
@@ -479,41 +478,9 @@ impl TextIndex {
                 hits: Vec::new(),
             });
         }
-        let stemmed_names: Vec<String> = STEMMED
-            .iter()
-            .map(|(code, _)| analyze::stemmed_name(code))
-            .collect();
-        let mut targets = vec![
-            query::Target {
-                field: f.text,
-                analyzer: analyze::BASE,
-                boost: 1.0,
-            },
-            query::Target {
-                field: f.heading,
-                analyzer: analyze::BASE,
-                boost: HEADING_BOOST,
-            },
-            query::Target {
-                field: f.title,
-                analyzer: analyze::BASE,
-                boost: TITLE_BOOST,
-            },
-        ];
-        // The stemmed fields of the languages the knowledge base holds, whatever the
-        // question's detected language: detection on a one-line question is often wrong
-        // (German read as Dutch), and a stem can only match documents of the language that
-        // produced it, so the other fields cost little and lose nothing.
+        // The question's language is not used to pick fields (see `question_query`).
         let _ = query_lang;
-        for &i in self.stemmed_present(&searcher)?.iter() {
-            targets.push(query::Target {
-                field: f.stemmed[i],
-                analyzer: &stemmed_names[i],
-                boost: 1.0,
-            });
-        }
-        // A flat union of (boosted) term queries: the shape tantivy prunes with block-max WAND.
-        let Some(text_query) = query::bag_of_terms(self.index.tokenizers(), &targets, query) else {
+        let Some(text_query) = self.question_query(&searcher, query)? else {
             return Ok(TextRanking {
                 searcher,
                 hits: Vec::new(),
@@ -571,6 +538,58 @@ impl TextIndex {
             .iter()
             .map(|h| self.load(&ranking, h))
             .collect()
+    }
+
+    /// The BM25 query of a question: its terms in the unstemmed fields and in the stemmed
+    /// fields of every language the index holds (see [`query`]). `None` when it has no term.
+    fn question_query(
+        &self,
+        searcher: &tantivy::Searcher,
+        question: &str,
+    ) -> Result<Option<Box<dyn Query>>> {
+        let f = &self.fields;
+        // The question side of a stemmed field: the same stemmer, without the language's stop
+        // words. "What is the best way to…" otherwise pays BM25 for "what", "is" and "the" in
+        // every passage: dropping them raised text nDCG@10 on pydocs-faq from 0.55 to 0.70 and
+        // on debfaq-en from 0.51 to 0.58 (the unstemmed fields keep every word, for names).
+        let question_analyzers: Vec<String> = STEMMED
+            .iter()
+            .map(|(code, _)| analyze::coverage_name(code))
+            .collect();
+        let mut targets = vec![
+            query::Target {
+                field: f.text,
+                analyzer: analyze::BASE,
+                boost: 1.0,
+            },
+            query::Target {
+                field: f.heading,
+                analyzer: analyze::BASE,
+                boost: HEADING_BOOST,
+            },
+            query::Target {
+                field: f.title,
+                analyzer: analyze::BASE,
+                boost: TITLE_BOOST,
+            },
+        ];
+        // The stemmed fields of the languages the knowledge base holds, whatever the
+        // question's detected language: detection on a one-line question is often wrong
+        // (German read as Dutch), and a stem can only match documents of the language that
+        // produced it, so the other fields cost little and lose nothing.
+        for &i in self.stemmed_present(searcher)?.iter() {
+            targets.push(query::Target {
+                field: f.stemmed[i],
+                analyzer: &question_analyzers[i],
+                boost: 1.0,
+            });
+        }
+        // A flat union of (boosted) term queries: the shape tantivy prunes with block-max WAND.
+        Ok(query::bag_of_terms(
+            self.index.tokenizers(),
+            &targets,
+            question,
+        ))
     }
 
     /// The full document of a ranked hit (stored fields are only read for what is shown).
@@ -1026,7 +1045,7 @@ mod tests {
         let f = &idx.fields;
         let names: Vec<String> = STEMMED
             .iter()
-            .map(|(code, _)| analyze::stemmed_name(code))
+            .map(|(code, _)| analyze::coverage_name(code))
             .collect();
         let mut targets = vec![
             query::Target {
@@ -1079,6 +1098,43 @@ mod tests {
                 (score - 1.0, id as i64)
             })
             .collect()
+    }
+
+    #[test]
+    fn questions_keep_stop_words_only_in_the_unstemmed_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = TextIndex::open(dir.path()).unwrap().0;
+        let mut w = idx.writer().unwrap();
+        let en = Lang("en".into());
+        w.add(&IndexChunk {
+            chunk_id: 1,
+            source_id: 1,
+            version: 1,
+            ord: 0,
+            title: "doc",
+            lang: Some(&en),
+            heading_path: &[],
+            text: "Refunds are paid within ten days.",
+            location: &Location::default(),
+            fields: None,
+            in_stock: None,
+        })
+        .unwrap();
+        w.commit().unwrap();
+        idx.reload().unwrap();
+        let searcher = idx.reader.searcher();
+        let q = idx
+            .question_query(&searcher, "What is the refund? What refund?")
+            .unwrap()
+            .unwrap();
+        let shown = format!("{q:?}");
+        let count = |t: &str| shown.matches(&format!("{t:?}")).count();
+        // text, heading and title keep every word once (repeats dropped); the English stemmed
+        // field gets only the stem of the content word.
+        assert_eq!(count("what"), 3, "{shown}");
+        assert_eq!(count("the"), 3, "{shown}");
+        assert_eq!(count("refund"), 4, "{shown}");
+        assert!(idx.question_query(&searcher, "?! ...").unwrap().is_none());
     }
 
     #[test]

@@ -11,6 +11,9 @@
 //!   overlapping bigrams; as a phrase, all of them had to occur in a row, so almost nothing
 //!   matched: nDCG@10 on debfaq-ja was 0.18, 0.49 with plain bigram terms.
 //! * Repeated words ("Debian … Debian") became repeated clauses, counting a term twice.
+//!
+//! The caller picks each field's question analyzer: for the stemmed fields it drops the
+//! language's stop words (see `TextIndex::rank`).
 
 use std::collections::HashSet;
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
