@@ -1043,35 +1043,11 @@ mod tests {
         limit: usize,
     ) -> Vec<(f32, i64)> {
         let f = &idx.fields;
-        let names: Vec<String> = STEMMED
-            .iter()
-            .map(|(code, _)| analyze::coverage_name(code))
-            .collect();
-        let mut targets = vec![
-            query::Target {
-                field: f.text,
-                analyzer: analyze::BASE,
-                boost: 1.0,
-            },
-            query::Target {
-                field: f.heading,
-                analyzer: analyze::BASE,
-                boost: HEADING_BOOST,
-            },
-            query::Target {
-                field: f.title,
-                analyzer: analyze::BASE,
-                boost: TITLE_BOOST,
-            },
-        ];
-        for (i, field) in f.stemmed.iter().enumerate() {
-            targets.push(query::Target {
-                field: *field,
-                analyzer: &names[i],
-                boost: 1.0,
-            });
-        }
-        let text = query::bag_of_terms(idx.index.tokenizers(), &targets, query).unwrap();
+        // The same question terms as `rank`: what differs is the filter and the collector.
+        let text = idx
+            .question_query(&idx.reader.searcher(), query)
+            .unwrap()
+            .unwrap();
         let active_filter = tantivy::query::TermSetQuery::new(
             active
                 .iter()
