@@ -96,7 +96,7 @@ const ENGLISH_STOP_WORDS: &[&str] = &[
 ];
 
 /// Characters of scripts written without spaces between words.
-fn is_unspaced(c: char) -> bool {
+pub(crate) fn is_unspaced(c: char) -> bool {
     matches!(c as u32,
         0x3040..=0x30FF   // Hiragana, Katakana
         | 0x3400..=0x4DBF // CJK extension A

@@ -144,6 +144,19 @@ impl Svc {
         }
     }
 
+    /// The usage report once `parses` ingestions are counted (or after 30 s): usage is
+    /// counted when an ingestion run ends, a moment after its last job shows done.
+    fn usage_once_parsed(&self, kb: &str, key: &str, parses: u64) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let u = self.ok("GET", &format!("/v1/kb/{kb}/usage"), key, None);
+            if u["today"]["parses"].as_u64() == Some(parses) || Instant::now() > deadline {
+                return u;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn search(&self, kb: &str, key: &str, body: Value) -> (u16, Value) {
         self.call(
             "POST",
@@ -582,7 +595,7 @@ fn each_quota_answers_with_the_limit_it_hit() {
     );
     s.settle("metered", &k);
     s.search("metered", &k, json!({"query": "when do you open"}));
-    let u = s.ok("GET", "/v1/kb/metered/usage", &k, None);
+    let u = s.usage_once_parsed("metered", &k, 1);
     assert_eq!(
         (
             u["today"]["parses"].as_u64(),
@@ -1016,7 +1029,7 @@ fn concurrent_searches_while_ingesting_make_no_errors() {
     assert_eq!(errors, 0);
     let (_, v) = s.search("load", &k, json!({"query": "parcel lockers"}));
     assert_eq!(v["mode"], "hybrid", "{v}");
-    let u = s.ok("GET", "/v1/kb/load/usage", &k, None);
+    let u = s.usage_once_parsed("load", &k, 48);
     assert_eq!(u["today"]["parses"], 48, "{u}");
     assert_eq!(u["today"]["embeddings"], u["today"]["chunks"], "{u}");
     assert_eq!(
