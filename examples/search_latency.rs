@@ -84,9 +84,7 @@ fn main() -> lore::Result<()> {
         } else {
             ingest(&kb, &set, n, &root)?;
         }
-        for mode in &modes {
-            measure(&kb, &set, *mode)?;
-        }
+        measure(&kb, &set, &modes)?;
         let chunks = kb.indexed_chunks()?.max(1) as f64;
         let mem = memory();
         println!(
@@ -138,42 +136,57 @@ fn ingest(
     Ok(())
 }
 
+/// Rounds over every question in every mode, interleaved, so that a slow spell of a shared
+/// machine lands on all modes alike; a question's time is its median over the rounds
+/// (`LORE_BENCH_ROUNDS`, default 5), and p50/p99 are taken over questions.
 fn measure(
     kb: &lore::KnowledgeBase<'_>,
     set: &lore::eval::EvalSet,
-    mode: SearchMode,
+    modes: &[SearchMode],
 ) -> lore::Result<()> {
-    {
-        {
-            let opts = SearchOptions {
-                k: 8,
-                min_confidence: 0.0,
-                record_gaps: false,
-                mode,
-                ..Default::default()
-            };
-            // Warm-up: loads segments and index pages, as a serving process would have.
-            for (_, q) in set.queries.iter().take(20) {
-                kb.search_with(q, &opts)?;
-            }
-            let mut times = Vec::new();
-            for _ in 0..3 {
-                for (_, q) in &set.queries {
-                    let t = thread_cpu();
-                    kb.search_with(q, &opts)?;
-                    times.push((thread_cpu() - t).as_secs_f64() * 1e3);
-                }
-            }
-            times.sort_by(f64::total_cmp);
-            let p = |q: f64| times[((times.len() - 1) as f64 * q) as usize];
-            println!(
-                "  {:<7} p50 {:>6.2} ms  p99 {:>6.2} ms  ({} queries, CPU time)",
-                mode.as_str(),
-                p(0.5),
-                p(0.99),
-                times.len()
-            );
+    let rounds: usize = std::env::var("LORE_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let options = |mode| SearchOptions {
+        k: 8,
+        min_confidence: 0.0,
+        record_gaps: false,
+        mode,
+        ..Default::default()
+    };
+    // Warm-up: loads segments and index pages, as a serving process would have.
+    for mode in modes {
+        for (_, q) in set.queries.iter().take(20) {
+            kb.search_with(q, &options(*mode))?;
         }
+    }
+    // times[mode][question][round]
+    let mut times = vec![vec![Vec::with_capacity(rounds); set.queries.len()]; modes.len()];
+    for _ in 0..rounds {
+        for (m, mode) in modes.iter().enumerate() {
+            let opts = options(*mode);
+            for (i, (_, q)) in set.queries.iter().enumerate() {
+                let t = thread_cpu();
+                kb.search_with(q, &opts)?;
+                times[m][i].push((thread_cpu() - t).as_secs_f64() * 1e3);
+            }
+        }
+    }
+    for (mode, per_question) in modes.iter().zip(times) {
+        let medians: Vec<f64> = per_question
+            .into_iter()
+            .map(|mut t| {
+                t.sort_by(f64::total_cmp);
+                t[t.len() / 2]
+            })
+            .collect();
+        let n = medians.len();
+        let (p50, p99) = percentiles(medians);
+        println!(
+            "  {:<7} p50 {p50:>6.2} ms  p99 {p99:>6.2} ms  ({n} questions, median of {rounds} rounds each, CPU time)",
+            mode.as_str(),
+        );
     }
     Ok(())
 }

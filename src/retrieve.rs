@@ -408,8 +408,7 @@ fn to_hit(s: &Searcher<'_>, names: &mut HashMap<i64, String>, h: IndexHit) -> Re
         None => {
             let n = s
                 .catalog
-                .source(s.kb_id, h.source_id)?
-                .map(|s| s.name)
+                .source_name(s.kb_id, h.source_id)?
                 .unwrap_or_else(|| format!("source {}", h.source_id));
             names.insert(h.source_id, n.clone());
             n

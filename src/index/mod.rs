@@ -779,18 +779,29 @@ impl TextIndex {
         if q.is_empty() {
             return Ok(0.0);
         }
-        let p: std::collections::HashSet<String> =
-            self.tokens(&analyzer, passage)?.into_iter().collect();
+        // Only the question's terms matter: the passage's tokens are checked against them as
+        // they stream, nothing of the passage is kept.
+        let mut found = vec![false; q.len()];
+        {
+            let mut a = self.analyzer(&analyzer)?;
+            let mut stream = a.token_stream(passage);
+            while stream.advance() {
+                let t = &stream.token().text;
+                if let Some(i) = q.iter().position(|x| x == t) {
+                    found[i] = true;
+                }
+            }
+        }
         let searcher = self.reader.searcher();
         let n = searcher.num_docs().max(1) as f32;
         let mut total = 0.0;
         let mut covered = 0.0;
-        for t in &q {
+        for (t, found) in q.iter().zip(found) {
             let df = self.doc_freq(&searcher, Term::from_field_text(field, t))? as f32;
             let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
             total += idf;
-            tracing::trace!(term = %t, df, idf, covered = p.contains(t), "coverage term");
-            if p.contains(t) {
+            tracing::trace!(term = %t, df, idf, covered = found, "coverage term");
+            if found {
                 covered += idf;
             }
         }
@@ -814,11 +825,7 @@ impl TextIndex {
 
     /// Distinct tokens of `text` under a registered analyzer.
     fn tokens(&self, analyzer: &str, text: &str) -> Result<Vec<String>> {
-        let mut a = self
-            .index
-            .tokenizers()
-            .get(analyzer)
-            .ok_or_else(|| Error::Internal(format!("analyzer {analyzer} is not registered")))?;
+        let mut a = self.analyzer(analyzer)?;
         let mut stream = a.token_stream(text);
         let mut out: Vec<String> = Vec::new();
         while stream.advance() {
@@ -828,6 +835,14 @@ impl TextIndex {
             }
         }
         Ok(out)
+    }
+
+    /// A registered analyzer, by name.
+    fn analyzer(&self, name: &str) -> Result<tantivy::tokenizer::TextAnalyzer> {
+        self.index
+            .tokenizers()
+            .get(name)
+            .ok_or_else(|| Error::Internal(format!("analyzer {name} is not registered")))
     }
 
     /// Number of documents visible to the current reader (all versions, active or not).

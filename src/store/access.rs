@@ -294,25 +294,28 @@ impl Catalog {
         if delta.is_zero() {
             return Ok(());
         }
-        self.lock().execute(
-            "INSERT INTO usage (kb_id, day, parses, pages, chunks, embeddings, searches)
+        let conn = self.lock();
+        self.write_beside_reads(&conn, |conn| {
+            conn.execute(
+                "INSERT INTO usage (kb_id, day, parses, pages, chunks, embeddings, searches)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT (kb_id, day) DO UPDATE SET
                  parses = parses + excluded.parses, pages = pages + excluded.pages,
                  chunks = chunks + excluded.chunks,
                  embeddings = embeddings + excluded.embeddings,
                  searches = searches + excluded.searches",
-            params![
-                kb_id,
-                utc_day(now()),
-                delta.parses as i64,
-                delta.pages as i64,
-                delta.chunks as i64,
-                delta.embeddings as i64,
-                delta.searches as i64
-            ],
-        )?;
-        Ok(())
+                params![
+                    kb_id,
+                    utc_day(now()),
+                    delta.parses as i64,
+                    delta.pages as i64,
+                    delta.chunks as i64,
+                    delta.embeddings as i64,
+                    delta.searches as i64
+                ],
+            )?;
+            Ok(())
+        })
     }
 
     /// The last `days` days with any usage, newest first.

@@ -547,7 +547,27 @@ pub struct Catalog {
     conn: Mutex<Connection>,
     /// Attempts a job gets before recovery fails it (see [`Catalog::set_max_attempts`]).
     max_attempts: std::sync::atomic::AtomicU32,
+    /// What every search reads, kept while the catalog is unchanged (see [`ReadCache`]).
+    reads: Mutex<ReadCache>,
 }
+
+/// Answers of the per-search catalog reads (active pairs, source names), valid for one state
+/// of the catalog. The state is told by two counters SQLite keeps: `PRAGMA data_version`
+/// moves when another connection (another process) commits, `total_changes` when this one
+/// writes. Reading both costs a few microseconds; the reads they spare cost 0.1–0.3 ms per
+/// search at a thousand sources.
+#[derive(Default)]
+struct ReadCache {
+    stamp: Option<(i64, u64)>,
+    active: Vec<ActiveEntry>,
+    names: std::collections::HashMap<(i64, i64), String>,
+}
+
+/// The active pairs of a knowledge base under a filter.
+type ActiveEntry = ((i64, SourceFilter), Vec<(i64, u32)>);
+
+/// Filters whose active pairs are kept (most recent first).
+const ACTIVE_CACHE: usize = 32;
 
 impl Catalog {
     /// Opens (creating if needed) the catalog and applies pending migrations.
@@ -562,6 +582,7 @@ impl Catalog {
         let catalog = Catalog {
             conn: Mutex::new(conn),
             max_attempts: std::sync::atomic::AtomicU32::new(access::DEFAULT_MAX_ATTEMPTS),
+            reads: Mutex::new(ReadCache::default()),
         };
         catalog.migrate()?;
         Ok(catalog)
@@ -571,6 +592,66 @@ impl Catalog {
         // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll
         // back on drop), so a poisoned mutex is safe to keep using.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The read cache, emptied first if the catalog changed since it was filled; `None`
+    /// inside a transaction, whose writes may still be rolled back.
+    fn reads(&self, conn: &Connection) -> Result<Option<std::sync::MutexGuard<'_, ReadCache>>> {
+        if !conn.is_autocommit() {
+            return Ok(None);
+        }
+        let stamp = Self::stamp(conn)?;
+        let mut cache = self.reads.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.stamp != Some(stamp) {
+            *cache = ReadCache {
+                stamp: Some(stamp),
+                ..ReadCache::default()
+            };
+        }
+        Ok(Some(cache))
+    }
+
+    /// The state of the catalog as [`ReadCache`] tells it.
+    fn stamp(conn: &Connection) -> Result<(i64, u64)> {
+        let mut stmt = conn.prepare_cached("PRAGMA data_version")?;
+        let data_version: i64 = stmt.query_row([], |r| r.get(0))?;
+        Ok((data_version, conn.total_changes()))
+    }
+
+    /// Runs a write that changes nothing the read cache holds (usage counters, knowledge
+    /// gaps: every search makes one), keeping the cache valid across it.
+    pub(crate) fn write_beside_reads<T>(
+        &self,
+        conn: &Connection,
+        write: impl FnOnce(&Connection) -> Result<T>,
+    ) -> Result<T> {
+        let before = Self::stamp(conn)?;
+        let out = write(conn)?;
+        let mut cache = self.reads.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.stamp == Some(before) && conn.is_autocommit() {
+            cache.stamp = Some(Self::stamp(conn)?);
+        }
+        Ok(out)
+    }
+
+    /// The name of a source (for citations), `None` if it is gone.
+    pub fn source_name(&self, kb_id: i64, id: i64) -> Result<Option<String>> {
+        let conn = self.lock();
+        let mut cache = self.reads(&conn)?;
+        if let Some(name) = cache.as_ref().and_then(|c| c.names.get(&(kb_id, id))) {
+            return Ok(Some(name.clone()));
+        }
+        let name: Option<String> = conn
+            .query_row(
+                "SELECT name FROM sources WHERE kb_id = ?1 AND id = ?2",
+                params![kb_id, id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let (Some(cache), Some(name)) = (cache.as_mut(), &name) {
+            cache.names.insert((kb_id, id), name.clone());
+        }
+        Ok(name)
     }
 
     fn migrate(&self) -> Result<()> {
@@ -850,6 +931,34 @@ impl Catalog {
     /// `filter`.
     pub fn active_pairs(&self, kb_id: i64, filter: &SourceFilter) -> Result<Vec<(i64, u32)>> {
         let conn = self.lock();
+        let mut cache = self.reads(&conn)?;
+        if let Some(cache) = cache.as_mut() {
+            if let Some(i) = cache
+                .active
+                .iter()
+                .position(|((kb, f), _)| *kb == kb_id && f == filter)
+            {
+                let entry = cache.active.remove(i);
+                let pairs = entry.1.clone();
+                cache.active.insert(0, entry);
+                return Ok(pairs);
+            }
+        }
+        let pairs = Self::read_active_pairs(&conn, kb_id, filter)?;
+        if let Some(cache) = cache.as_mut() {
+            cache.active.truncate(ACTIVE_CACHE - 1);
+            cache
+                .active
+                .insert(0, ((kb_id, filter.clone()), pairs.clone()));
+        }
+        Ok(pairs)
+    }
+
+    fn read_active_pairs(
+        conn: &Connection,
+        kb_id: i64,
+        filter: &SourceFilter,
+    ) -> Result<Vec<(i64, u32)>> {
         // Every search runs this over every source. Without kind, tag or language filters
         // (the usual case) nothing but the ids is needed: no join, no decoding per row,
         // which is most of the cost at a thousand sources.
@@ -1630,16 +1739,19 @@ impl Catalog {
             return Ok(());
         }
         let t = now();
-        self.lock().execute(
-            "INSERT INTO gaps (kb_id, query_key, query, count, best_confidence, first_seen,
-                 last_seen)
-             VALUES (?1, ?2, ?3, 1, ?4, ?5, ?5)
-             ON CONFLICT (kb_id, query_key) DO UPDATE SET
-                 count = count + 1, query = excluded.query, last_seen = excluded.last_seen,
-                 best_confidence = MAX(best_confidence, excluded.best_confidence)",
-            params![kb_id, key, query.trim(), f64::from(confidence), t],
-        )?;
-        Ok(())
+        let conn = self.lock();
+        self.write_beside_reads(&conn, |conn| {
+            conn.execute(
+                "INSERT INTO gaps (kb_id, query_key, query, count, best_confidence, first_seen,
+                     last_seen)
+                 VALUES (?1, ?2, ?3, 1, ?4, ?5, ?5)
+                 ON CONFLICT (kb_id, query_key) DO UPDATE SET
+                     count = count + 1, query = excluded.query, last_seen = excluded.last_seen,
+                     best_confidence = MAX(best_confidence, excluded.best_confidence)",
+                params![kb_id, key, query.trim(), f64::from(confidence), t],
+            )?;
+            Ok(())
+        })
     }
 
     /// Knowledge gaps, most asked first.
@@ -1801,6 +1913,64 @@ mod tests {
         assert_eq!(c.active_pairs(kb.id, &by_id).unwrap(), vec![(s, 3)]);
         c.set_enabled(s, false).unwrap();
         assert!(c.active_pairs(kb.id, &all).unwrap().is_empty());
+    }
+
+    #[test]
+    fn cached_search_reads_see_every_change_of_this_and_other_connections() {
+        let (dir, c) = open();
+        let other = Catalog::open(&dir.path().join("catalog.db")).unwrap();
+        let kb = c.kb_create("acme").unwrap();
+        let s = c
+            .source_insert(
+                kb.id,
+                SourceKind::Text,
+                "note",
+                None,
+                &SourceOptions::default(),
+            )
+            .unwrap();
+        let all = SourceFilter::default();
+        assert!(c.active_pairs(kb.id, &all).unwrap().is_empty());
+        assert_eq!(c.source_name(kb.id, s).unwrap().as_deref(), Some("note"));
+        let hash = blobs::content_hash(b"x");
+        let (loc, path) = (Location::default(), vec!["H".to_string()]);
+        let chunks = [NewChunk {
+            ord: 0,
+            heading_path: &path,
+            location: &loc,
+            text: "t",
+            fields: None,
+        }];
+        let (vid, _, _) = c.begin_version(s, &hash, "text", &chunks, &[]).unwrap();
+        let publish = Publish {
+            version_id: vid,
+            stats: VersionStats::default(),
+            warnings: vec![],
+            title: None,
+            language: None,
+        };
+        c.publish(kb.id, &[publish], 3).unwrap();
+        assert_eq!(c.active_pairs(kb.id, &all).unwrap(), vec![(s, 1)]);
+        // The writes every search makes keep the cache, and later changes still show.
+        c.usage_add(
+            kb.id,
+            &access::Usage {
+                searches: 1,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        c.record_gap(kb.id, "anything?", 0.1).unwrap();
+        assert_eq!(c.active_pairs(kb.id, &all).unwrap(), vec![(s, 1)]);
+        c.set_enabled(s, false).unwrap();
+        assert!(c.active_pairs(kb.id, &all).unwrap().is_empty());
+        // Another connection (another process) commits: seen at the next read.
+        other.set_enabled(s, true).unwrap();
+        assert_eq!(c.active_pairs(kb.id, &all).unwrap(), vec![(s, 1)]);
+        other.set_enabled(s, false).unwrap();
+        assert!(c.active_pairs(kb.id, &all).unwrap().is_empty());
+        other.source_delete(kb.id, s).unwrap();
+        assert_eq!(c.source_name(kb.id, s).unwrap(), None);
     }
 
     #[test]

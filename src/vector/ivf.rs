@@ -385,6 +385,7 @@ impl Ivf {
         let scale = self.f32s(self.layout.scale, self.points);
         let codes = self.codes();
         let mut heap: BinaryHeap<Reverse<ByEstimate>> = BinaryHeap::with_capacity(depth + 1);
+        let prepared = kernel.prepare_i8(query);
         const BLOCK: usize = 128;
         let mut est = [0f32; BLOCK];
         for c in order {
@@ -395,7 +396,12 @@ impl Ivf {
             let mut at = start;
             while at < end {
                 let n = (end - at).min(BLOCK);
-                kernel.dots_i8(&codes[at * dim..(at + n) * dim], dim, query, &mut est[..n]);
+                kernel.dots_i8_prepared(
+                    &codes[at * dim..(at + n) * dim],
+                    dim,
+                    &prepared,
+                    &mut est[..n],
+                );
                 for (j, raw) in est[..n].iter().enumerate() {
                     let pos = at + j;
                     let e = raw * scale[pos];
