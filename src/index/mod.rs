@@ -154,6 +154,9 @@ pub struct IndexHit {
 pub struct TextRanking {
     searcher: tantivy::Searcher,
     pub hits: Vec<Ranked>,
+    /// The share of the question's content words that occur anywhere in the index (1 when
+    /// it has none): low when the question is in a language the documents are not.
+    pub known_share: f32,
 }
 
 /// One ranked chunk, its document not loaded yet.
@@ -495,6 +498,7 @@ impl TextIndex {
             return Ok(TextRanking {
                 searcher: self.reader.searcher(),
                 hits: Vec::new(),
+                known_share: 1.0,
             });
         }
         let searcher = self.reader.searcher();
@@ -503,6 +507,7 @@ impl TextIndex {
             return Ok(TextRanking {
                 searcher,
                 hits: Vec::new(),
+                known_share: 1.0,
             });
         }
         // The question's language is not used to pick fields (see `question_query`).
@@ -511,8 +516,10 @@ impl TextIndex {
             return Ok(TextRanking {
                 searcher,
                 hits: Vec::new(),
+                known_share: 1.0,
             });
         };
+        let known_share = question.known_share;
         let mut top = if question.deferred.is_empty() {
             top_docs(&searcher, &Filtered::new(question.ranking, allowed), limit)?
         } else {
@@ -545,7 +552,11 @@ impl TextIndex {
                 addr,
             });
         }
-        Ok(TextRanking { searcher, hits })
+        Ok(TextRanking {
+            searcher,
+            hits,
+            known_share,
+        })
     }
 
     /// Whether any indexed chunk is in `lang` (hybrid search weighs BM25 down for a question
@@ -620,17 +631,31 @@ impl TextIndex {
         };
         // A question of stop words only ("what is it?") is ranked by them: nothing else
         // could find its passages.
-        let has_content_word = tokenizers.get(analyze::BASE).is_some_and(|mut base| {
+        let mut content: Vec<String> = Vec::new();
+        if let Some(mut base) = tokenizers.get(analyze::BASE) {
             let mut stream = base.token_stream(question);
-            let mut found = false;
-            while !found && stream.advance() {
+            while stream.advance() {
                 let t = stream.token();
-                found = question
+                let stop = question
                     .get(t.offset_from..t.offset_to)
-                    .is_some_and(|word| !is_stop_word(&word.to_lowercase()));
+                    .is_some_and(|word| is_stop_word(&word.to_lowercase()));
+                if !stop && !content.contains(&t.text) {
+                    content.push(t.text.clone());
+                }
             }
-            found
-        });
+        }
+        let has_content_word = !content.is_empty();
+        let mut known = 0usize;
+        for word in &content {
+            if self.doc_freq(searcher, Term::from_field_text(f.text, word))? > 0 {
+                known += 1;
+            }
+        }
+        let known_share = if content.is_empty() {
+            1.0
+        } else {
+            known as f32 / content.len() as f32
+        };
         let text_defer: Option<&dyn Fn(&str) -> bool> = if has_content_word {
             Some(&defer_in_text)
         } else {
@@ -669,7 +694,12 @@ impl TextIndex {
             });
         }
         // A flat union of (boosted) term queries: the shape tantivy prunes with block-max WAND.
-        Ok(query::bag_of_terms(tokenizers, &targets, question))
+        Ok(
+            query::bag_of_terms(tokenizers, &targets, question).map(|mut q| {
+                q.known_share = known_share;
+                q
+            }),
+        )
     }
 
     /// The full document of a ranked hit (stored fields are only read for what is shown).
@@ -1274,6 +1304,35 @@ mod tests {
         // and the exact form of "refund" only rescore; heading and title rank with them.
         assert_eq!(q.deferred.len(), 4, "{deferred}");
         assert!(idx.question_query(&searcher, "?! ...").unwrap().is_none());
+    }
+
+    #[test]
+    fn the_ranking_tells_how_many_question_words_the_index_knows() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = TextIndex::open(dir.path()).unwrap().0;
+        let mut w = idx.writer().unwrap();
+        let en = Lang("en".into());
+        add_in(
+            &mut w,
+            1,
+            1,
+            1,
+            "Refunds are paid within ten days.",
+            Some(&en),
+        );
+        w.commit().unwrap();
+        drop(w);
+        idx.reload().unwrap();
+        let share = |q: &str| {
+            idx.rank(q, None, &[(1, 1)], IndexFilter::default(), 5)
+                .unwrap()
+                .known_share
+        };
+        // Stop words do not count; "refunds" and "days" are known, "delayed" is not.
+        assert_eq!(share("What about the refunds?"), 1.0);
+        assert!((share("are refunds delayed for days") - 2.0 / 3.0).abs() < 1e-6);
+        // A Portuguese question about English pages: none of its content words is known.
+        assert_eq!(share("qual o prazo de reembolso"), 0.0);
     }
 
     #[test]

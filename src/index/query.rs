@@ -50,6 +50,8 @@ pub(crate) struct Question {
     pub ranking: Box<dyn Query>,
     /// Added to the scores of the ranking's best candidates, one clause each.
     pub deferred: Vec<Box<dyn Query>>,
+    /// See `TextRanking::known_share`.
+    pub known_share: f32,
 }
 
 impl Question {
@@ -115,6 +117,7 @@ pub(crate) fn bag_of_terms(
         Some(Question {
             ranking: Box::new(BooleanQuery::new(ranking)),
             deferred,
+            known_share: 1.0,
         })
     }
 }
