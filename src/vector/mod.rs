@@ -192,6 +192,27 @@ pub struct VectorStore {
     writer_reload: Mutex<()>,
     /// The merged graphs (see `merged`), reloaded when their list file changes.
     merged: RwLock<Arc<merged::Set>>,
+    /// Bumped whenever `loaded` changes: the last resolution is only reused under the same
+    /// value (see [`Resolved`]).
+    loaded_generation: std::sync::atomic::AtomicU64,
+    /// The last search's resolution of its active segments.
+    resolved: Mutex<Option<Arc<Resolved>>>,
+}
+
+/// The active segments of a search, resolved to loaded segments, and which members of each
+/// merged index they make live. Searches ask for the same active list again and again (it
+/// changes when a version is published), and resolving a thousand segments cost 0.1–0.2 ms
+/// a search at 100k vectors; it is reused while the list, the loaded segments and the
+/// merged indexes are unchanged.
+struct Resolved {
+    active: Vec<SegmentKey>,
+    loaded_generation: u64,
+    merged: Arc<merged::Set>,
+    segments: Vec<Arc<Segment>>,
+    /// Per merged index: per member, its position in `segments` if it is live.
+    live: Vec<Vec<Option<usize>>>,
+    /// Per merged index: the live vectors.
+    live_points: Vec<usize>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -228,6 +249,8 @@ impl VectorStore {
             writer: Mutex::new(()),
             writer_reload: Mutex::new(()),
             merged: RwLock::new(Arc::new(merged::Set::default())),
+            loaded_generation: std::sync::atomic::AtomicU64::new(0),
+            resolved: Mutex::new(None),
         })
     }
 
@@ -492,9 +515,10 @@ impl VectorStore {
         if k == 0 || active.is_empty() {
             return Ok(Vec::new());
         }
-        let segments = self.resolve(active)?;
+        let resolved = self.resolved(active)?;
+        let segments = &resolved.segments;
         let mut top = TopK::new(k);
-        let covered = self.search_merged(&segments, query, k, &mut top)?;
+        let covered = self.search_merged(&resolved, query, k, &mut top);
         // Graph segments first: their hits raise the bar that the flat scan has to clear.
         for seg in segments.iter().filter(|s| s.graph.is_some()) {
             self.search_graph(seg, query, k, ef, &mut top)?;
@@ -507,23 +531,24 @@ impl VectorStore {
         Ok(top.into_sorted())
     }
 
-    /// Searches the merged graphs for the `segments` they cover (active and unchanged since
-    /// the graph was built). Returns, per segment, whether a graph answered for it.
-    fn search_merged(
-        &self,
-        segments: &[Arc<Segment>],
-        query: &[f32],
-        k: usize,
-        top: &mut TopK,
-    ) -> Result<Vec<bool>> {
-        let mut covered = vec![false; segments.len()];
-        if !self.options.load_graphs {
-            return Ok(covered);
+    /// The resolution of `active` (see [`Resolved`]): the last one if still valid.
+    fn resolved(&self, active: &[SegmentKey]) -> Result<Arc<Resolved>> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let generation = self.loaded_generation.load(SeqCst);
+        let set = if self.options.load_graphs {
+            self.merged_set()
+        } else {
+            Arc::new(merged::Set::default())
+        };
+        if let Some(last) = lock(&self.resolved).as_ref() {
+            if last.loaded_generation == generation
+                && Arc::ptr_eq(&last.merged, &set)
+                && last.active == active
+            {
+                return Ok(Arc::clone(last));
+            }
         }
-        let set = self.merged_set();
-        if set.graphs.is_empty() {
-            return Ok(covered);
-        }
+        let segments = self.resolve(active)?;
         // Per graph: which of its members are live in this search, and their segment.
         let mut live: Vec<Vec<Option<usize>>> = set
             .graphs
@@ -541,6 +566,39 @@ impl VectorStore {
                 }
             }
         }
+        let complete = segments.len() == active.len();
+        let resolved = Arc::new(Resolved {
+            active: active.to_vec(),
+            loaded_generation: generation,
+            merged: set,
+            segments,
+            live,
+            live_points,
+        });
+        // A segment not found may be written by another process later: only a complete
+        // resolution is kept, so that a missing one is looked for again.
+        if complete {
+            *lock(&self.resolved) = Some(Arc::clone(&resolved));
+        }
+        Ok(resolved)
+    }
+
+    /// Searches the merged graphs for the resolved segments they cover (active and unchanged
+    /// since the graph was built). Returns, per segment, whether a graph answered for it.
+    fn search_merged(
+        &self,
+        resolved: &Resolved,
+        query: &[f32],
+        k: usize,
+        top: &mut TopK,
+    ) -> Vec<bool> {
+        let segments = &resolved.segments;
+        let set = &resolved.merged;
+        let mut covered = vec![false; segments.len()];
+        if set.graphs.is_empty() {
+            return covered;
+        }
+        let (live, live_points) = (&resolved.live, &resolved.live_points);
         let depth = k.saturating_mul(self.options.merged_rescore.max(1)).max(k);
         for (g, index) in set.graphs.iter().enumerate() {
             // Sparse: an exact scan of the few live members costs about what probing would,
@@ -582,7 +640,7 @@ impl VectorStore {
                 covered[*i] = true;
             }
         }
-        Ok(covered)
+        covered
     }
 
     /// The merged graphs, reloaded first if their list changed on disk (a compaction here or
@@ -880,6 +938,8 @@ impl VectorStore {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&key);
+        self.loaded_generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Runs `f` holding the segment's lock, then forgets the lock if nobody else holds it.
@@ -917,6 +977,8 @@ impl VectorStore {
                 .write()
                 .unwrap_or_else(PoisonError::into_inner)
                 .insert(key, Arc::clone(&seg));
+            self.loaded_generation
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             Ok(Some(seg))
         })
     }

@@ -661,3 +661,19 @@ fn merged_index_recall_at_10_against_the_exact_scan() {
     let recall = found as f64 / (queries * 10) as f64;
     assert!(recall >= 0.9, "recall@10 = {recall}");
 }
+
+#[test]
+fn a_segment_another_process_writes_later_is_found_by_the_next_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = VectorStore::open_with(dir.path(), DIM, options(1000)).unwrap();
+    let mut rng = Rng::new(14);
+    let a = synth::uniform(&mut rng, 10, DIM);
+    store.write_segment(1, 1, &ids(1, 10), &a).unwrap();
+    // (2, 1) is active but has no vectors yet (published text-only, backfilled later).
+    let active = [(1, 1), (2, 1)];
+    let b = synth::uniform(&mut rng, 10, DIM);
+    assert_ne!(store.search(&b[4], &active, 1).unwrap()[0].chunk_id, 105);
+    let other = VectorStore::open_with(dir.path(), DIM, options(1000)).unwrap();
+    other.write_segment(2, 1, &ids(101, 10), &b).unwrap();
+    assert_eq!(store.search(&b[4], &active, 1).unwrap()[0].chunk_id, 105);
+}
