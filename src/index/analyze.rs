@@ -17,6 +17,10 @@ use tantivy::tokenizer::{
 /// folding).
 pub const BASE: &str = "lore_base";
 
+/// The analyzer of `text_plain`: words without stemming, for passages in a language without
+/// a stemmer (see `TextIndex::question_query`).
+pub const PLAIN: &str = "lore_plain";
+
 /// The name of the stemmed analyzer (and field suffix) of a language code.
 pub fn stemmed_name(code: &str) -> String {
     format!("lore_{code}")
@@ -33,6 +37,14 @@ pub fn register(manager: &TokenizerManager) {
     manager.register(
         BASE,
         TextAnalyzer::builder(LoreTokenizer::default())
+            .filter(RemoveLongFilter::limit(64))
+            .filter(LowerCaser)
+            .filter(AsciiFoldingFilter)
+            .build(),
+    );
+    manager.register(
+        PLAIN,
+        TextAnalyzer::builder(LoreTokenizer::words_only())
             .filter(RemoveLongFilter::limit(64))
             .filter(LowerCaser)
             .filter(AsciiFoldingFilter)

@@ -33,7 +33,7 @@ use tantivy::{
 
 /// Version of the index layout (fields and analyzers). An index written with another version
 /// is rebuilt from the catalog, which keeps every chunk's text.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 const SCHEMA_MARKER: &str = "lore-schema";
 
 /// Memory for the writer's in-RAM segment before it flushes; 64 MB keeps a 2-core machine busy
@@ -63,6 +63,11 @@ struct Fields {
     /// The chunk text again, stemmed, in the field of its language (`text_es`, …), one per
     /// language in [`STEMMED`] (same order). Only documents of that language have it.
     stemmed: Vec<Field>,
+    /// The chunk text again, unstemmed, for chunks of a language without a stemmer (or of
+    /// none detected): with it every passage's words of spaced scripts are in one field
+    /// besides `text`, so a question's words in `text` need only rescore (see
+    /// `query::Question`).
+    plain: Field,
     location: Field,
     /// 1 for a product with stock (or unknown stock), 0 for one known to be out of stock;
     /// absent for anything that is not a product.
@@ -101,6 +106,7 @@ fn schema() -> (Schema, Fields) {
                 )
             })
             .collect(),
+        plain: b.add_text_field("text_plain", analyzed(analyze::PLAIN)),
         location: b.add_text_field("location", STORED),
         in_stock: b.add_u64_field("in_stock", INDEXED),
         fields: b.add_text_field("fields", STORED),
@@ -198,8 +204,8 @@ struct GenerationCache {
     generation: Option<u64>,
     /// Indices (into [`STEMMED`]) of the stemmed fields that hold any document.
     stemmed_present: Option<Arc<Vec<usize>>>,
-    /// Whether every document has a stemmed field (see `TextIndex::all_stemmed`).
-    all_stemmed: Option<bool>,
+    /// Whether any document has `text_plain` (see `TextIndex::plain_present`).
+    plain_present: Option<bool>,
     /// Most recently used first.
     allowed: Vec<AllowedEntry>,
     doc_freq: std::collections::HashMap<Term, u64>,
@@ -340,29 +346,21 @@ impl TextIndex {
         Ok(present)
     }
 
-    /// Whether every document of `searcher` (deleted ones included) has a stemmed field, i.e.
-    /// is in a language with a stemmer.
-    fn all_stemmed(&self, searcher: &tantivy::Searcher) -> Result<bool> {
-        if let Some(all) = self.cache_for(searcher).all_stemmed {
-            return Ok(all);
+    /// Whether any document of `searcher` has `text_plain` (is in a language without a
+    /// stemmer, or in none detected).
+    fn plain_present(&self, searcher: &tantivy::Searcher) -> Result<bool> {
+        if let Some(present) = self.cache_for(searcher).plain_present {
+            return Ok(present);
         }
-        let mut docs: u64 = 0;
-        let mut stemmed: u64 = 0;
+        let mut present = false;
         for seg in searcher.segment_readers() {
-            docs += u64::from(seg.max_doc());
-            let index = seg.inverted_index(self.fields.lang)?;
-            for (code, _) in STEMMED {
-                let term = Term::from_field_text(self.fields.lang, code);
-                stemmed += u64::from(
-                    index
-                        .doc_freq(&term)
-                        .map_err(|e| Error::Internal(format!("reading the index: {e}")))?,
-                );
+            if seg.inverted_index(self.fields.plain)?.terms().num_terms() > 0 {
+                present = true;
+                break;
             }
         }
-        let all = docs > 0 && stemmed >= docs;
-        self.cache_for(searcher).all_stemmed = Some(all);
-        Ok(all)
+        self.cache_for(searcher).plain_present = Some(present);
+        Ok(present)
     }
 
     /// The documents of `searcher` that belong to the `active` pairs and pass `filter`,
@@ -620,15 +618,12 @@ impl TextIndex {
                     .is_some_and(|mut analyzer| !analyzer.token_stream(word).advance())
             })
         };
-        // Content words of spaced scripts are in the stemmed field too when every passage has
-        // one (all are in a stemmed language): the stemmed field ranks, the exact word form
-        // only rescores. A quarter less BM25 time (hybrid p50 at 100k chunks 2.9 → 2.5 ms)
-        // for the same nDCG@10 on every set; where some passage has no stemmed field its
-        // words must rank in the unstemmed one.
-        let all_stemmed = self.all_stemmed(searcher)?;
-        let defer_in_text = |word: &str| {
-            is_stop_word(word) || (all_stemmed && !word.chars().any(analyze::is_unspaced))
-        };
+        // Every passage's words of spaced scripts are in a stemmed field or in `text_plain`
+        // too: those rank, the exact word form in `text` only rescores. A quarter less BM25
+        // time (hybrid p50 at 100k chunks 2.9 → 2.5 ms) for the same nDCG@10 on every set.
+        // Unspaced scripts (CJK bigrams) are only in `text`, and rank there.
+        let defer_in_text =
+            |word: &str| is_stop_word(word) || !word.chars().any(analyze::is_unspaced);
         // A question of stop words only ("what is it?") is ranked by them: nothing else
         // could find its passages.
         let mut content: Vec<String> = Vec::new();
@@ -667,18 +662,21 @@ impl TextIndex {
                 analyzer: analyze::BASE,
                 boost: 1.0,
                 defer: text_defer,
+                skip: None,
             },
             query::Target {
                 field: f.heading,
                 analyzer: analyze::BASE,
                 boost: HEADING_BOOST,
                 defer: None,
+                skip: None,
             },
             query::Target {
                 field: f.title,
                 analyzer: analyze::BASE,
                 boost: TITLE_BOOST,
                 defer: None,
+                skip: None,
             },
         ];
         // The stemmed fields of the languages the knowledge base holds, whatever the
@@ -691,6 +689,18 @@ impl TextIndex {
                 analyzer: &question_analyzers[i],
                 boost: 1.0,
                 defer: None,
+                skip: None,
+            });
+        }
+        // Passages in a language without a stemmer: their words, stop words left out as in
+        // the stemmed fields.
+        if self.plain_present(searcher)? {
+            targets.push(query::Target {
+                field: f.plain,
+                analyzer: analyze::PLAIN,
+                boost: 1.0,
+                defer: None,
+                skip: Some(&is_stop_word),
             });
         }
         // A flat union of (boosted) term queries: the shape tantivy prunes with block-max WAND.
@@ -1017,9 +1027,13 @@ impl IndexWriterGuard<'_> {
         doc.add_text(f.text, c.text);
         if let Some(lang) = c.lang {
             doc.add_text(f.lang, lang.code());
-            if let Some(i) = STEMMED.iter().position(|(code, _)| *code == lang.code()) {
-                doc.add_text(f.stemmed[i], c.text);
-            }
+        }
+        match c
+            .lang
+            .and_then(|lang| STEMMED.iter().position(|(code, _)| *code == lang.code()))
+        {
+            Some(i) => doc.add_text(f.stemmed[i], c.text),
+            None => doc.add_text(f.plain, c.text),
         }
         doc.add_text(
             f.location,
@@ -1360,9 +1374,9 @@ mod tests {
                 .unwrap();
             r.hits.first().map(|h| h.chunk_id)
         };
-        // Vietnamese has no stemmer: its words are only in the unstemmed field, so there they
-        // must rank (not merely rescore).
-        assert!(!idx.all_stemmed(&idx.reader.searcher()).unwrap());
+        // Vietnamese has no stemmer: its words rank in `text_plain` (in `text` they only
+        // rescore).
+        assert!(idx.plain_present(&idx.reader.searcher()).unwrap());
         assert_eq!(first("giao hàng Hà Nội"), Some(4));
         // A question of stop words only is ranked by them.
         assert_eq!(first("what is it"), Some(2));

@@ -33,6 +33,8 @@ pub(crate) struct Target<'a> {
     /// Which question words (as written, lowercased) this field defers to the rescoring of
     /// the best candidates instead of ranking the whole index by them.
     pub defer: Option<&'a dyn Fn(&str) -> bool>,
+    /// Which question words this field leaves out altogether.
+    pub skip: Option<&'a dyn Fn(&str) -> bool>,
 }
 
 /// The BM25 query of a question, in two parts whose scores add up to the score of the whole.
@@ -96,12 +98,16 @@ pub(crate) fn bag_of_terms(
             } else {
                 q
             };
-            let defer = t.defer.is_some_and(|defer| {
-                question
-                    .get(token.offset_from..token.offset_to)
-                    .is_some_and(|word| defer(&word.to_lowercase()))
-            });
-            if defer {
+            let word = question
+                .get(token.offset_from..token.offset_to)
+                .map(str::to_lowercase);
+            let says = |rule: Option<&dyn Fn(&str) -> bool>| {
+                rule.is_some_and(|rule| word.as_deref().is_some_and(rule))
+            };
+            if says(t.skip) {
+                continue;
+            }
+            if says(t.defer) {
                 deferred.push(q);
             } else {
                 ranking.push((Occur::Should, q));
