@@ -48,6 +48,9 @@ pub enum Reason {
     ZipBomb,
     /// Parsing took longer than its time limit.
     ParseTimeout,
+    /// A spreadsheet whose used area (first to last filled row and column) spans more cells
+    /// than the parser can hold: stray cells far from the table, or a crafted file.
+    TooManyCells,
     /// A name or id that does not exist.
     NotFound,
     /// An argument that makes no sense (an unknown version, an ambiguous name, …).
@@ -102,6 +105,7 @@ impl Reason {
             Reason::ImageOnly => "image-only",
             Reason::ZipBomb => "zip-bomb",
             Reason::ParseTimeout => "parse-timeout",
+            Reason::TooManyCells => "too-many-cells",
             Reason::NotFound => "not-found",
             Reason::InvalidArgument => "invalid-argument",
             Reason::Dns => "dns",
@@ -128,7 +132,7 @@ impl Reason {
     }
 }
 
-const ALL_REASONS: [Reason; 31] = [
+const ALL_REASONS: [Reason; 32] = [
     Reason::OriginMissing,
     Reason::Unreadable,
     Reason::TooLarge,
@@ -144,6 +148,7 @@ const ALL_REASONS: [Reason; 31] = [
     Reason::ImageOnly,
     Reason::ZipBomb,
     Reason::ParseTimeout,
+    Reason::TooManyCells,
     Reason::NotFound,
     Reason::InvalidArgument,
     Reason::Dns,

@@ -15,6 +15,7 @@ pub mod markdown;
 pub mod ole;
 pub mod pdf;
 pub mod sheet;
+pub mod sheet_extent;
 pub mod text;
 
 use crate::config::LimitPolicy;

@@ -151,6 +151,10 @@ pub(crate) fn read_workbook(bytes: &[u8], format: Format) -> Result<(Vec<SheetRo
     if matches!(format, Format::Xlsx | Format::Xlsb | Format::Ods) {
         archive::check(bytes, ArchiveLimits::default())?;
     }
+    // calamine builds ODS sheets as dense grids: measure them before it does.
+    if format == Format::Ods {
+        super::sheet_extent::check_ods(bytes)?;
+    }
     // calamine parses binary formats written by anyone; should it ever panic on a crafted
     // file, that is a corrupted file to the user, not a crashed ingestion batch.
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

@@ -325,3 +325,66 @@ fn product_catalogs_give_one_chunk_per_product_with_fields_and_a_stock_filter() 
         .unwrap();
     assert_eq!(failed_reason(&r[0]), "malformed");
 }
+
+/// An ODS workbook of one sheet whose `<table:table>` body is `rows`.
+fn ods_of(rows: &str) -> Vec<u8> {
+    use std::io::Write;
+    let content = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"><office:body><office:spreadsheet><table:table table:name="Prices">{rows}</table:table></office:spreadsheet></office:body></office:document-content>"#
+    );
+    let manifest = r#"<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2"><manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/><manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>"#;
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut zip = zip::ZipWriter::new(&mut out);
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, body) in [
+        ("mimetype", "application/vnd.oasis.opendocument.spreadsheet"),
+        ("META-INF/manifest.xml", manifest),
+        ("content.xml", content.as_str()),
+    ] {
+        zip.start_file(name, stored).unwrap();
+        zip.write_all(body.as_bytes()).unwrap();
+    }
+    zip.finish().unwrap();
+    out.into_inner()
+}
+
+#[test]
+fn a_sheet_spanning_millions_of_cells_is_refused_and_the_last_good_version_serves() {
+    let env = Env::new();
+    let lore = env.lore();
+    let kb = lore.kb("k").unwrap();
+    let cell = |text: &str| {
+        format!(
+            r#"<table:table-cell office:value-type="string"><text:p>{text}</text:p></table:table-cell>"#
+        )
+    };
+    let good = format!(
+        "<table:table-row>{}{}</table:table-row><table:table-row>{}{}</table:table-row>",
+        cell("Item"),
+        cell("Price"),
+        cell("Cold Brew Tower"),
+        cell("129")
+    );
+    let path = env.write("prices.ods", ods_of(&good));
+    assert_eq!(created(&add(&kb, &path)), 1);
+
+    // The same sheet with one stray cell 10,000 rows down and 9,000 columns right: 900 bytes
+    // that would make the reader build a grid of 90 million cells.
+    let bomb = format!(
+        r#"{good}<table:table-row>{}<table:table-cell table:number-columns-repeated="9000"/>{}</table:table-row><table:table-row table:number-rows-repeated="10000"><table:table-cell/></table:table-row><table:table-row>{}</table:table-row>"#,
+        cell("x"),
+        cell("y"),
+        cell("z")
+    );
+    std::fs::write(&path, ods_of(&bomb)).unwrap();
+    let r = sync(&kb, "prices.ods");
+    assert_eq!(failed_reason(&r), "too-many-cells");
+    let d = kb.show("prices.ods").unwrap();
+    let error = d.source.last_error.as_ref().unwrap();
+    assert!(error.message.contains("\"Prices\""), "{}", error.message);
+    assert_eq!(d.source.active_version, Some(1));
+    let hits = kb.search("cold brew tower price", 5).unwrap().hits;
+    assert_eq!(hits[0].version, 1);
+    assert!(hits[0].text.contains("129"), "{}", hits[0].text);
+}
