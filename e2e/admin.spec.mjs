@@ -384,6 +384,27 @@ try {
     await until('the link to go', async () => (await row(site).locator('td[data-label=Agents]').textContent()) === '—');
   });
 
+  await step('an agent is renamed, and deleted after a confirmation; its sources stay', async () => {
+    const agents = page.locator('#agents-list');
+    await page.getByRole('button', { name: 'Rename club-bot' }).click();
+    await page.getByLabel('New name for club-bot').fill('loyalty-bot');
+    await agents.getByRole('button', { name: 'Save' }).click();
+    await agents.locator('li[data-agent="loyalty-bot"]').waitFor();
+    check(await agents.locator('li[data-agent="club-bot"]').count() === 0, 'the old name is still listed');
+    check(await page.locator('#q-agent option', { hasText: 'loyalty-bot' }).count() === 1, 'the search form does not offer the new name');
+    await page.getByRole('button', { name: 'Delete loyalty-bot' }).click();
+    const dlg = page.getByRole('dialog');
+    await dlg.waitFor();
+    check((await dlg.textContent()).includes('loyalty-bot'), 'the dialog names the agent');
+    await dlg.getByRole('button', { name: 'Cancel' }).click();
+    await dlg.waitFor({ state: 'hidden' });
+    check(await agents.locator('li[data-agent="loyalty-bot"]').count() === 1, 'Cancel deleted the agent');
+    await page.getByRole('button', { name: 'Delete loyalty-bot' }).click();
+    await dlg.getByRole('button', { name: 'Delete' }).click();
+    await until('the agent to go', async () => (await agents.locator('li[data-agent="loyalty-bot"]').count()) === 0);
+    check(await row(site).count() === 1, 'deleting the agent removed its source');
+  });
+
   await step('disable and enable', async () => {
     await page.getByRole('button', { name: `Disable ${pdf}` }).click();
     await until('the PDF to be disabled', async () => (await statusOf(row(pdf))) === 'disabled');

@@ -256,6 +256,17 @@ enum AgentCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Rename an agent (its links and keys stay).
+    Rename {
+        /// Agent id or name.
+        agent: String,
+        new_name: String,
+    },
+    /// Delete an agent with its links and API keys; the sources stay in the library.
+    Remove {
+        /// Agent id or name.
+        agent: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -632,6 +643,25 @@ fn run(cli: Cli) -> Result<i32> {
                     println!("{:>4}  {:<24} {}", a.id, a.name, linked.join(", "));
                 }
             }
+            Ok(EXIT_OK)
+        }
+        Command::Agent {
+            what: AgentCommand::Rename { agent, new_name },
+        } => {
+            let a = kb.rename_agent(&agent, &new_name)?;
+            println!("agent {} is now {}", a.id, a.name);
+            Ok(EXIT_OK)
+        }
+        Command::Agent {
+            what: AgentCommand::Remove { agent },
+        } => {
+            let (a, keys) = kb.delete_agent(&agent)?;
+            println!(
+                "agent {} (id {}) removed with {} link(s) and {keys} key(s); its sources stay",
+                a.name,
+                a.id,
+                a.sources.len()
+            );
             Ok(EXIT_OK)
         }
         Command::Link { agent, sources } => link_sources(&kb, &agent, &sources, true),

@@ -593,6 +593,22 @@ impl KnowledgeBase<'_> {
         self.lore.catalog.resolve_agent(self.row.id, key)
     }
 
+    /// Renames an agent; its links and keys stay with it.
+    pub fn rename_agent(&self, key: &str, name: &str) -> Result<AgentRow> {
+        let a = self.agent(key)?;
+        self.lore.catalog.agent_rename(self.row.id, a.id, name)?;
+        self.agent(&a.id.to_string())
+    }
+
+    /// Deletes an agent, its links and its API keys; the sources stay in the library.
+    /// Returns the deleted agent and how many keys were revoked.
+    pub fn delete_agent(&self, key: &str) -> Result<(AgentRow, usize)> {
+        let a = self.agent(key)?;
+        let keys = self.lore.catalog.agent_delete(self.row.id, a.id)?;
+        tracing::info!(agent = a.id, name = %a.name, keys, "agent deleted");
+        Ok((a, keys))
+    }
+
     /// Links a source to an agent (a source can serve many agents).
     pub fn link(&self, agent: &str, source: &str) -> Result<AgentRow> {
         self.set_link(agent, source, true)

@@ -111,6 +111,8 @@ const state = {
   key: store.getItem('lore.key') || '',
   sources: [],
   agents: [],
+  /** The id of the agent whose rename form is open. */
+  renaming: null,
   jobs: [],
   uploadsInFlight: 0,
   detailId: null,
@@ -664,15 +666,66 @@ $('#text-form').addEventListener('submit', async (ev) => {
 // Agents
 
 function renderAgents() {
-  const list = clear($('#agents-list'));
+  const list = $('#agents-list');
+  // The list is rebuilt on every refresh (polling): a rename being typed survives it.
+  const editing = list.querySelector('input[data-rename]');
+  const draft = editing
+    ? { id: editing.dataset.rename, value: editing.value, focused: document.activeElement === editing }
+    : null;
+  clear(list);
   if (!state.agents.length) list.append(h('li', { class: 'empty' }, 'No agents yet.'));
   for (const a of state.agents) {
     const names = (a.sources || []).map((id) => state.sources.find((s) => String(s.id) === String(id))?.name)
       .filter(Boolean);
-    list.append(h('li', { 'data-agent': a.name }, h('strong', {}, a.name),
-      h('span', { class: 'small' }, names.length ? ` — ${names.join(', ')}` : ' — no sources linked')));
+    const li = h('li', { 'data-agent': a.name }, h('strong', {}, a.name),
+      h('span', { class: 'small' }, names.length ? ` — ${names.join(', ')}` : ' — no sources linked'),
+      h('span', { class: 'agent-actions' },
+        h('button', { type: 'button', class: 'secondary', 'aria-label': `Rename ${a.name}`, onclick: () => startRename(a) }, 'Rename'),
+        h('button', { type: 'button', class: 'danger', 'aria-label': `Delete ${a.name}`, onclick: () => deleteAgent(a) }, 'Delete')));
+    if (state.renaming === String(a.id)) li.append(renameForm(a, draft && draft.id === String(a.id) ? draft : null));
+    list.append(li);
   }
   fillAgentSelect();
+}
+
+function renameForm(a, draft) {
+  const input = h('input', {
+    'aria-label': `New name for ${a.name}`, 'data-rename': String(a.id), required: true,
+    value: draft ? draft.value : a.name,
+  });
+  const form = h('form', {
+    class: 'inline-form',
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      const name = input.value.trim();
+      if (!name) return;
+      const r = await act(`Agent ${a.name} renamed to ${name}.`, () => api('PATCH', `/agents/${a.id}`, { name }));
+      if (r !== undefined) state.renaming = null;
+      refresh();
+    },
+  }, input, h('button', { type: 'submit' }, 'Save'),
+  h('button', { type: 'button', class: 'secondary', onclick: () => { state.renaming = null; renderAgents(); } }, 'Cancel'));
+  if (draft && draft.focused) queueMicrotask(() => input.focus());
+  return form;
+}
+
+function startRename(a) {
+  state.renaming = String(a.id);
+  renderAgents();
+  const input = $(`input[data-rename="${a.id}"]`);
+  if (input) { input.focus(); input.select(); }
+}
+
+async function deleteAgent(a) {
+  const ok = await confirmDialog(`Delete agent ${a.name}?`,
+    `Its links and its API keys are deleted: keys given to ${a.name} stop working at once. The sources stay in the library.`,
+    'Delete');
+  if (!ok) {
+    say(`${a.name} kept.`);
+    return;
+  }
+  await act(`Agent ${a.name} deleted.`, () => api('DELETE', `/agents/${a.id}`));
+  refresh();
 }
 
 function fillAgentSelect() {

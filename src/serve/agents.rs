@@ -113,3 +113,47 @@ pub async fn unlink(
     who.admin_of(&kb)?;
     set_link(state, kb, agent, id, false).await
 }
+
+/// Renames an agent; its links and keys stay with it.
+#[utoipa::path(patch, path = "/v1/kb/{kb}/agents/{agent}", tag = "agents", request_body = CreateAgent,
+    security(("bearer" = [])), params(("kb" = String, Path), ("agent" = i64, Path)),
+    responses((status = 200, body = Agent), (status = 400, body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)))]
+pub async fn rename(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path((kb, agent)): Path<(String, String)>,
+    body: Result<Json<CreateAgent>, JsonRejection>,
+) -> Result<Json<Agent>, ApiError> {
+    who.admin_of(&kb)?;
+    let Json(body) = body?;
+    let agent = id_of("agent", &agent)?;
+    state
+        .blocking(move |lore| {
+            let kb = open_kb(lore, &kb)?;
+            let a = kb.rename_agent(&agent.to_string(), &body.name)?;
+            Ok(Json(agent_view(a)))
+        })
+        .await
+}
+
+/// Deletes an agent with its links and API keys (its keys stop working at once); the sources
+/// stay in the library. Answers the agent as it was.
+#[utoipa::path(delete, path = "/v1/kb/{kb}/agents/{agent}", tag = "agents",
+    security(("bearer" = [])), params(("kb" = String, Path), ("agent" = i64, Path)),
+    responses((status = 200, body = Agent), (status = 404, body = super::error::ErrorBody)))]
+pub async fn remove(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path((kb, agent)): Path<(String, String)>,
+) -> Result<Json<Agent>, ApiError> {
+    who.admin_of(&kb)?;
+    let agent = id_of("agent", &agent)?;
+    state
+        .blocking(move |lore| {
+            let kb = open_kb(lore, &kb)?;
+            let (a, _keys) = kb.delete_agent(&agent.to_string())?;
+            Ok(Json(agent_view(a)))
+        })
+        .await
+}

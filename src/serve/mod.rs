@@ -28,7 +28,7 @@ pub mod worker;
 use crate::error::{Error, Result};
 use crate::store::access::{Quotas, DEFAULT_MAX_ATTEMPTS};
 use crate::Lore;
-use axum::routing::{get, post, put};
+use axum::routing::{get, patch, post, put};
 use axum::Router;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -221,6 +221,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/kb/{kb}/sources/{id}/enable", post(sources::enable))
         .route("/v1/kb/{kb}/sources/{id}/disable", post(sources::disable))
         .route("/v1/kb/{kb}/agents", get(agents::list).post(agents::create))
+        .route(
+            "/v1/kb/{kb}/agents/{agent}",
+            patch(agents::rename).delete(agents::remove),
+        )
         .route(
             "/v1/kb/{kb}/agents/{agent}/sources/{id}",
             put(agents::link).delete(agents::unlink),

@@ -40,6 +40,8 @@ use utoipa::{Modify, OpenApi};
         super::agents::create,
         super::agents::link,
         super::agents::unlink,
+        super::agents::rename,
+        super::agents::remove,
         super::search::search,
         super::search::gaps,
         super::jobs::list,

@@ -251,6 +251,22 @@ pub struct AgentRow {
     pub created_at: i64,
 }
 
+/// An agent's name, trimmed: 1-100 characters.
+fn agent_name(name: &str) -> Result<&str> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(Error::invalid("an agent needs a name of 1-100 characters"));
+    }
+    Ok(name)
+}
+
+fn agent_name_taken(name: &str) -> Error {
+    Error::rejected(
+        Reason::AlreadyExists,
+        format!("an agent named {name:?} exists already"),
+    )
+}
+
 /// Topic tags are short lowercase words (`returns`, `shipping`, `privacy`, …): they end up in
 /// filters, URLs and the admin page.
 pub fn normalize_tag(tag: &str) -> Result<String> {
@@ -1042,10 +1058,7 @@ impl Catalog {
     // ---- agents, tags, languages -----------------------------------------------------
 
     pub fn agent_create(&self, kb_id: i64, name: &str) -> Result<AgentRow> {
-        let name = name.trim();
-        if name.is_empty() || name.len() > 100 {
-            return Err(Error::invalid("an agent needs a name of 1-100 characters"));
-        }
+        let name = agent_name(name)?;
         let t = now();
         let conn = self.lock();
         let inserted = conn.execute(
@@ -1054,9 +1067,7 @@ impl Catalog {
             params![kb_id, name, t],
         )?;
         if inserted == 0 {
-            return Err(Error::invalid(format!(
-                "an agent named {name:?} exists already"
-            )));
+            return Err(agent_name_taken(name));
         }
         Ok(AgentRow {
             id: conn.last_insert_rowid(),
@@ -1100,6 +1111,54 @@ impl Catalog {
             .into_iter()
             .find(|a| Some(a.id) == by_id || a.name == key)
             .ok_or_else(|| Error::not_found(format!("no agent {key:?}")))
+    }
+
+    /// Renames an agent of `kb_id`. Its links and keys stay: they refer to the agent's id.
+    pub fn agent_rename(&self, kb_id: i64, agent_id: i64, name: &str) -> Result<()> {
+        let name = agent_name(name)?;
+        let conn = self.lock();
+        let taken: Option<i64> = conn
+            .query_row(
+                "SELECT id FROM agents WHERE kb_id = ?1 AND name = ?2",
+                params![kb_id, name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match taken {
+            Some(id) if id == agent_id => Ok(()),
+            Some(_) => Err(agent_name_taken(name)),
+            None => {
+                let n = conn.execute(
+                    "UPDATE agents SET name = ?3 WHERE id = ?2 AND kb_id = ?1",
+                    params![kb_id, agent_id, name],
+                )?;
+                if n == 0 {
+                    return Err(Error::not_found(format!("no agent {agent_id}")));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Deletes an agent of `kb_id` with its links and its API keys (a key of a deleted agent
+    /// must stop working at once, not search with no sources); the sources stay in the
+    /// library. Returns how many keys were revoked.
+    pub fn agent_delete(&self, kb_id: i64, agent_id: i64) -> Result<usize> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let keys = tx.execute(
+            "DELETE FROM api_keys WHERE kb_id = ?1 AND agent_id = ?2",
+            params![kb_id, agent_id],
+        )?;
+        let n = tx.execute(
+            "DELETE FROM agents WHERE id = ?2 AND kb_id = ?1",
+            params![kb_id, agent_id],
+        )?;
+        if n == 0 {
+            return Err(Error::not_found(format!("no agent {agent_id}")));
+        }
+        tx.commit()?;
+        Ok(keys)
     }
 
     /// Links (or, with `linked` false, unlinks) a source to an agent; both must belong to

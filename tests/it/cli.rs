@@ -277,3 +277,43 @@ fn bench_parse_reports_per_format_json() {
         assert!(s["failed"].as_object().unwrap().is_empty(), "{f}: {s}");
     }
 }
+
+#[test]
+fn agents_are_created_linked_renamed_and_removed_from_the_cli() {
+    let env = Env::new();
+    let data = env.data.path();
+    let file = env.write("returns.md", "# Returns\n\nReturn coffee within 30 days.\n");
+    ok(&lore(data, &["add", file.to_str().unwrap()]));
+    ok(&lore(data, &["agent", "add", "support"]));
+    ok(&lore(data, &["link", "support", "returns.md"]));
+
+    let out = ok(&lore(data, &["agent", "rename", "support", "help desk"]));
+    assert!(out.contains("is now help desk"), "{out}");
+    let agents = json(&lore(data, &["agent", "list", "--json"]));
+    assert_eq!(agents["agents"][0]["name"], "help desk");
+    assert_eq!(agents["agents"][0]["sources"], serde_json::json!([1]));
+
+    // A taken name and an unknown agent are refused with their reasons.
+    ok(&lore(data, &["agent", "add", "sales"]));
+    let taken = lore(data, &["agent", "rename", "sales", "help desk"]);
+    assert!(!taken.status.success());
+    assert!(
+        String::from_utf8_lossy(&taken.stderr).contains("already-exists"),
+        "{}",
+        String::from_utf8_lossy(&taken.stderr)
+    );
+    let unknown = lore(data, &["agent", "remove", "nobody"]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("not-found"));
+
+    let out = ok(&lore(data, &["agent", "remove", "help desk"]));
+    assert!(out.contains("removed with 1 link(s)"), "{out}");
+    let agents = json(&lore(data, &["agent", "list", "--json"]));
+    assert_eq!(agents["agents"].as_array().unwrap().len(), 1);
+    assert_eq!(agents["agents"][0]["name"], "sales");
+    let sources = json(&lore(data, &["sources", "--json"]));
+    assert_eq!(
+        sources["sources"][0]["name"], "returns.md",
+        "the source stays"
+    );
+}

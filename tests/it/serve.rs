@@ -409,6 +409,57 @@ fn knowledge_bases_are_isolated_and_roles_enforced() {
         (Some("ready"), json!([]))
     );
     assert_eq!(src["versions"][0]["state"], "ready", "{src}");
+    // Renaming keeps the agent's keys and links; names stay unique; agent keys cannot.
+    let renamed = s.ok(
+        "PATCH",
+        &format!("/v1/kb/acme/agents/{ag2}"),
+        &ka,
+        Some(json!({"name": "sales desk"})),
+    );
+    assert_eq!(
+        (renamed["name"].as_str(), renamed["sources"].clone()),
+        (Some("sales desk"), json!([a2]))
+    );
+    let (st, v) = s.call(
+        "PATCH",
+        &format!("/v1/kb/acme/agents/{ag2}"),
+        Some(&ka),
+        Some(json!({"name": "support"})),
+    );
+    assert_eq!((st, code(&v)), (409, "already-exists"), "{v}");
+    let (st, v) = s.call(
+        "PATCH",
+        &format!("/v1/kb/acme/agents/{ag1}"),
+        Some(&key1),
+        Some(json!({"name": "mine"})),
+    );
+    assert_eq!((st, code(&v)), (403, "forbidden"), "{v}");
+    assert_eq!(
+        s.ok("GET", "/v1/kb/acme/whoami", &key1, None)["agent"]["name"],
+        "support"
+    );
+    // Another account's admin cannot delete it; its own admin can, and its key dies with it.
+    let (st, v) = s.call(
+        "DELETE",
+        &format!("/v1/kb/globex/agents/{ag1}"),
+        Some(&kb_b),
+        None,
+    );
+    assert_eq!((st, code(&v)), (404, "not-found"), "{v}");
+    let gone = s.ok("DELETE", &format!("/v1/kb/acme/agents/{ag1}"), &ka, None);
+    assert_eq!(gone["name"], "support");
+    let (st, _) = s.search("acme", &key1, json!({"query": "returns within 30 days"}));
+    assert_eq!(st, 401, "a deleted agent's key must stop working");
+    let agents = s.ok("GET", "/v1/kb/acme/agents", &ka, None);
+    let names: Vec<&str> = agents["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["name"].as_str())
+        .collect();
+    assert_eq!(names, vec!["sales desk"]);
+    let src = s.ok("GET", &format!("/v1/kb/acme/sources/{a1}"), &ka, None);
+    assert_eq!(src["status"], "ready", "the agent's sources stay: {src}");
     // Tags and language from PATCH are search filters.
     let patched = s.ok(
         "PATCH",
@@ -1096,6 +1147,7 @@ fn openapi_document_validates_and_covers_every_route() {
         ("/v1/kb/{kb}/sources/{id}/enable", &["post"]),
         ("/v1/kb/{kb}/sources/{id}/disable", &["post"]),
         ("/v1/kb/{kb}/agents", &["get", "post"]),
+        ("/v1/kb/{kb}/agents/{agent}", &["patch", "delete"]),
         (
             "/v1/kb/{kb}/agents/{agent}/sources/{id}",
             &["put", "delete"],
