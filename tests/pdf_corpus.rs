@@ -440,7 +440,20 @@ fn pdf_corpus() {
             if let (Some(refdir), Ok(Ok(doc)), "pdf") = (&reference, &result, folder) {
                 let stem = name.trim_start_matches("pdf/").trim_end_matches(".pdf");
                 if let Ok(want) = std::fs::read_to_string(refdir.join(format!("{stem}.txt"))) {
-                    let got: Vec<&str> = doc.blocks.iter().map(|b| b.text.as_str()).collect();
+                    // Headings live in the blocks' heading paths: each is written once,
+                    // where it starts, as a reader of the page sees it.
+                    let mut got: Vec<&str> = Vec::new();
+                    let mut above: &[String] = &[];
+                    for b in &doc.blocks {
+                        let kept = above
+                            .iter()
+                            .zip(&b.heading_path)
+                            .take_while(|(x, y)| x == y)
+                            .count();
+                        got.extend(b.heading_path[kept..].iter().map(String::as_str));
+                        got.push(&b.text);
+                        above = &b.heading_path;
+                    }
                     scores.push((f1(&normalize(&got.join("\n")), &normalize(&want)), name));
                 }
             }

@@ -17,6 +17,7 @@
 mod content;
 mod encoding;
 mod font;
+mod headings;
 mod layout;
 mod lexer;
 
@@ -310,22 +311,11 @@ pub fn parse_with_limits(
         ));
     }
 
-    let mut blocks = Vec::new();
-    for (i, out) in outs.into_iter().enumerate() {
-        let n = i as u32 + 1;
-        for text in out.blocks {
-            blocks.push(Block {
-                heading_path: Vec::new(),
-                text,
-                kind: BlockKind::Paragraph,
-                location: Location {
-                    page_start: Some(n),
-                    page_end: Some(n),
-                    ..Default::default()
-                },
-            });
-        }
+    let dropped = drop_running_lines(&mut outs);
+    if dropped > 0 {
+        tracing::debug!(dropped, "running headers and footers left out");
     }
+    let (blocks, title) = outline(outs, title);
     tracing::debug!(
         pages = total,
         blocks = blocks.len(),
@@ -339,6 +329,128 @@ pub fn parse_with_limits(
         pages: Some(total),
     }
     .non_empty("the pdf")
+}
+
+/// Blocks this close to the top or the bottom of a page can be running headers or footers.
+const RUNNING_EDGE: usize = 2;
+/// Running headers and footers are a line or two; a longer block repeated at page edges is
+/// content (a notice the author chose to repeat).
+const RUNNING_MAX_CHARS: usize = 160;
+/// A text at a page's edge on at least this share of the pages (and on 3 pages at least) is a
+/// running header or footer.
+const RUNNING_SHARE: f32 = 0.5;
+
+/// Leaves out running headers and footers ("Brewing Guide · Page 2 of 4" on every page): they
+/// say nothing about the page they are on, and repeated in every chunk they would make every
+/// chunk match the document's name. A block is one when, with its digits masked (page
+/// numbers), the same text sits among the first or last [`RUNNING_EDGE`] blocks of at least
+/// half of the pages. Returns how many blocks were dropped.
+fn drop_running_lines(outs: &mut [content::PageOut]) -> usize {
+    let pages = outs.len();
+    if pages < 3 {
+        return 0;
+    }
+    let mask = |t: &str| -> String {
+        t.chars()
+            .map(|c| if c.is_ascii_digit() { '#' } else { c })
+            .collect::<String>()
+            .to_lowercase()
+    };
+    let edges = |o: &content::PageOut| -> Vec<usize> {
+        let n = o.blocks.len();
+        let mut ix: Vec<usize> = (0..n.min(RUNNING_EDGE))
+            .chain(n.saturating_sub(RUNNING_EDGE)..n)
+            .collect();
+        ix.dedup();
+        ix
+    };
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for o in outs.iter() {
+        let mut on_page: Vec<String> = edges(o)
+            .iter()
+            .map(|&i| &o.blocks[i].text)
+            .filter(|t| t.chars().count() <= RUNNING_MAX_CHARS)
+            .map(|t| mask(t))
+            .collect();
+        on_page.sort();
+        on_page.dedup();
+        for t in on_page {
+            *seen.entry(t).or_default() += 1;
+        }
+    }
+    let needed = ((pages as f32 * RUNNING_SHARE).ceil() as usize).max(3);
+    let running: std::collections::HashSet<String> = seen
+        .into_iter()
+        .filter(|(_, n)| *n >= needed)
+        .map(|(t, _)| t)
+        .collect();
+    if running.is_empty() {
+        return 0;
+    }
+    let mut dropped = 0;
+    for o in outs.iter_mut() {
+        let drop: Vec<usize> = edges(o)
+            .into_iter()
+            .filter(|&i| running.contains(&mask(&o.blocks[i].text)))
+            .collect();
+        // A page made only of such lines keeps them: they are then its content.
+        if drop.len() == o.blocks.len() {
+            continue;
+        }
+        for i in drop.into_iter().rev() {
+            o.blocks.remove(i);
+            dropped += 1;
+        }
+    }
+    dropped
+}
+
+/// The pages' blocks with heading paths (see `headings`), and the title: the document's own,
+/// else its first top-level heading.
+fn outline(outs: Vec<content::PageOut>, mut title: Option<String>) -> (Vec<Block>, Option<String>) {
+    let all: Vec<(u32, layout::TextBlock)> = outs
+        .into_iter()
+        .enumerate()
+        .flat_map(|(i, o)| o.blocks.into_iter().map(move |b| (i as u32 + 1, b)))
+        .collect();
+    let levels = headings::levels(&all.iter().map(|(_, b)| b).collect::<Vec<_>>());
+    let mut path: Vec<(u8, String)> = Vec::new();
+    let mut blocks = Vec::with_capacity(all.len());
+    for (i, (page, b)) in all.into_iter().enumerate() {
+        if let Some(level) = levels[i] {
+            // A heading with nothing under it (the next heading of its level or above comes
+            // first, or the end) stays a paragraph, so its text is not lost.
+            let has_body = levels[i + 1..]
+                .iter()
+                .find_map(|l| match l {
+                    None => Some(true),
+                    Some(n) if *n <= level => Some(false),
+                    Some(_) => None,
+                })
+                .unwrap_or(false);
+            if has_body {
+                while path.last().is_some_and(|(l, _)| *l >= level) {
+                    path.pop();
+                }
+                if level == 1 && title.is_none() {
+                    title = Some(b.text.clone());
+                }
+                path.push((level, b.text));
+                continue;
+            }
+        }
+        blocks.push(Block {
+            heading_path: path.iter().map(|(_, t)| t.clone()).collect(),
+            text: b.text,
+            kind: BlockKind::Paragraph,
+            location: Location {
+                page_start: Some(page),
+                page_end: Some(page),
+                ..Default::default()
+            },
+        });
+    }
+    (blocks, title)
 }
 
 /// Runs `f`, turning a panic inside lopdf (or lore) into a `corrupted` error: no input may
@@ -615,6 +727,66 @@ mod tests {
 
     fn text_page(words: &str) -> Vec<u8> {
         format!("BT /F1 12 Tf 72 720 Td ({words}) Tj ET").into_bytes()
+    }
+
+    #[test]
+    fn larger_short_lines_become_heading_paths_and_running_footers_go() {
+        // Three pages: a 20 pt title, 14 pt section headings each over two 10 pt paragraphs,
+        // and a 10 pt footer with the page number at the bottom of each page.
+        let body = |head: &str, i: u32| {
+            format!("For {head} rinse the filter {i} times and discard the water.")
+        };
+        let page = |heads: &[(&str, u32)], n: u32| {
+            let mut c = String::from("BT ");
+            let mut y = 740;
+            for (text, size) in heads {
+                c += &format!("/F1 {size} Tf 1 0 0 1 72 {y} Tm ({text}) Tj ");
+                y -= 30;
+                if *size == 14 {
+                    for i in 1..=2 {
+                        c += &format!("/F1 10 Tf 1 0 0 1 72 {y} Tm ({}) Tj ", body(text, i));
+                        y -= 30;
+                    }
+                }
+            }
+            c += &format!("/F1 10 Tf 1 0 0 1 72 40 Tm (Brisa Guide - Page {n} of 3) Tj ET");
+            c.into_bytes()
+        };
+        let bytes = Pdf::new()
+            .helvetica()
+            .page(&page(&[("Brewing Guide", 20), ("Pour-over", 14)], 1))
+            .page(&page(&[("Espresso", 14)], 2))
+            .page(&page(&[("Care", 14), ("Water", 14)], 3))
+            .bytes();
+        let doc = parse(&bytes).unwrap();
+        let got: Vec<(Vec<&str>, &str, u32)> = doc
+            .blocks
+            .iter()
+            .map(|b| {
+                (
+                    b.heading_path.iter().map(String::as_str).collect(),
+                    b.text.as_str(),
+                    b.location.page_start.unwrap(),
+                )
+            })
+            .collect();
+        let g = "Brewing Guide";
+        let mut want = Vec::new();
+        for (head, page) in [("Pour-over", 1), ("Espresso", 2), ("Care", 3), ("Water", 3)] {
+            for i in 1..=2 {
+                want.push((vec![g, head], body(head, i), page));
+            }
+        }
+        let want: Vec<(Vec<&str>, &str, u32)> = want
+            .iter()
+            .map(|(p, t, n)| (p.clone(), t.as_str(), *n))
+            .collect();
+        assert_eq!(got, want, "headings in paths, footers gone");
+        assert_eq!(
+            doc.title.as_deref(),
+            Some(g),
+            "no Info title: the first heading"
+        );
     }
 
     #[test]

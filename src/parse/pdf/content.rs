@@ -102,7 +102,7 @@ struct Actual {
 
 /// What one page yields.
 pub struct PageOut {
-    pub blocks: Vec<String>,
+    pub blocks: Vec<super::layout::TextBlock>,
     /// Non-whitespace characters of text.
     pub chars: usize,
     /// Images drawn (XObjects and inline).

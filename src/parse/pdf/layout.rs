@@ -45,9 +45,21 @@ struct Prev {
     size: f32,
 }
 
+/// One block of a page and the font size most of its characters are set in (the headings
+/// pass compares it with the body text's size).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextBlock {
+    pub text: String,
+    /// Characters' mean font size in device space (0 when unknown).
+    pub size: f32,
+}
+
 #[derive(Default)]
 pub struct Layout {
-    blocks: Vec<String>,
+    blocks: Vec<TextBlock>,
+    /// Font size × characters, and characters, of the current block.
+    cur_size_sum: f32,
+    cur_chars: usize,
     /// The current block, its lines separated by `\n`.
     cur: String,
     prev: Option<Prev>,
@@ -123,7 +135,11 @@ impl Layout {
             self.line_size = g.size;
         }
         self.space_due = false;
+        let before = self.chars;
         self.push_text(text);
+        let added = self.chars - before;
+        self.cur_chars += added;
+        self.cur_size_sum += g.size * added as f32;
         self.prev = Some(Prev {
             end: g.end,
             dir,
@@ -162,6 +178,13 @@ impl Layout {
     /// Closes the current block (if it has text).
     pub fn end_block(&mut self) {
         self.last_drop = None;
+        let size = if self.cur_chars > 0 {
+            self.cur_size_sum / self.cur_chars as f32
+        } else {
+            0.0
+        };
+        self.cur_chars = 0;
+        self.cur_size_sum = 0.0;
         if self.cur.trim().is_empty() {
             self.cur.clear();
             return;
@@ -169,12 +192,12 @@ impl Layout {
         let text = join_lines(&self.cur);
         self.cur.clear();
         if !text.is_empty() {
-            self.blocks.push(text);
+            self.blocks.push(TextBlock { text, size });
         }
     }
 
     /// The blocks of the page, in order.
-    pub fn finish(mut self) -> Vec<String> {
+    pub fn finish(mut self) -> Vec<TextBlock> {
         self.end_block();
         self.blocks
     }
@@ -266,8 +289,21 @@ mod tests {
 
     /// Lays out words as glyph runs: each `(text, x, y)` is one glyph 5 units wide per char.
     fn lay(words: &[(&str, f32, f32)]) -> Vec<String> {
+        lay_sized(
+            &words
+                .iter()
+                .map(|&(w, x, y)| (w, x, y, 10.0))
+                .collect::<Vec<_>>(),
+        )
+        .into_iter()
+        .map(|b| b.text)
+        .collect()
+    }
+
+    /// Like [`lay`] with a font size per word; glyphs are half the size wide.
+    fn lay_sized(words: &[(&str, f32, f32, f32)]) -> Vec<TextBlock> {
         let mut l = Layout::new();
-        for &(w, x, y) in words {
+        for &(w, x, y, size) in words {
             let mut x = x;
             for c in w.chars() {
                 let mut b = [0u8; 4];
@@ -275,12 +311,12 @@ mod tests {
                     c.encode_utf8(&mut b),
                     GlyphBox {
                         start: (x, y),
-                        end: (x + 5.0, y),
+                        end: (x + size / 2.0, y),
                         dir: (1.0, 0.0),
-                        size: 10.0,
+                        size,
                     },
                 );
-                x += 5.0;
+                x += size / 2.0;
             }
         }
         l.finish()
@@ -321,5 +357,17 @@ mod tests {
     fn ligatures_expand_and_moving_up_starts_a_block() {
         let blocks = lay(&[("\u{FB01}ne", 0.0, 100.0), ("top", 300.0, 700.0)]);
         assert_eq!(blocks, vec!["fine", "top"]);
+    }
+
+    #[test]
+    fn a_block_carries_the_size_of_its_characters() {
+        let blocks = lay_sized(&[
+            ("Descaling", 0.0, 700.0, 16.0),
+            ("Use", 0.0, 676.0, 10.0),
+            ("citric", 20.0, 676.0, 10.0),
+            ("acid", 0.0, 664.0, 10.0),
+        ]);
+        let got: Vec<(&str, f32)> = blocks.iter().map(|b| (b.text.as_str(), b.size)).collect();
+        assert_eq!(got, vec![("Descaling", 16.0), ("Use citric acid", 10.0)]);
     }
 }
