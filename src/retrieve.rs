@@ -214,10 +214,14 @@ pub(crate) fn search(s: &Searcher<'_>, query: &str, opts: &SearchOptions) -> Res
         candidates(k)
     };
     let mut language_held = true;
+    let query_lang = if mode == SearchMode::Vector {
+        None
+    } else {
+        crate::lang::detect_query(query)
+    };
     let ranking = if mode == SearchMode::Vector {
         None
     } else {
-        let query_lang = crate::lang::detect_query(query);
         if mode == SearchMode::Hybrid {
             if let Some(lang) = &query_lang {
                 language_held = s.index.holds_language(lang)?;
@@ -239,13 +243,31 @@ pub(crate) fn search(s: &Searcher<'_>, query: &str, opts: &SearchOptions) -> Res
                 chunk_id: h.chunk_id,
                 score: h.score,
                 ranked: Some(*h),
+                source_id: None,
+                other_language: false,
             })
             .collect()
     });
-    let (vector_cands, mut loaded, best_cosine) = match (mode, s.semantic) {
+    let (mut vector_cands, mut loaded, best_cosine) = match (mode, s.semantic) {
         (SearchMode::Text, _) | (_, None) => (Vec::new(), HashMap::new(), None),
         (_, Some(sem)) => vector_candidates(s, sem, query, &active, opts.index_filter, n)?,
     };
+    // Which vector candidates the full-text ranking cannot see: passages in another
+    // language than the question's (only known when the question's language is).
+    // Only where the full text weighs fully: when the question's language is one no document
+    // is in, every passage is in another language and the lighter weight already says so
+    // (applied there too, cross-lingual hybrid fell by 0.001–0.004).
+    if let (SearchMode::Hybrid, Some(q), true) = (mode, &query_lang, text_weight == RRF_TEXT_WEIGHT)
+    {
+        let langs = s.catalog.source_languages(s.kb_id)?;
+        for c in vector_cands.iter_mut() {
+            c.other_language = c
+                .source_id
+                .and_then(|id| langs.get(&id))
+                .and_then(|l| l.as_deref())
+                .is_some_and(|l| l != q.0.as_str());
+        }
+    }
     let fused: Vec<Cand> = match mode {
         SearchMode::Text => text_cands,
         SearchMode::Vector => vector_cands,
@@ -318,6 +340,10 @@ struct Cand {
     score: f32,
     /// Set when BM25 ranked it (its document can be loaded from that ranking).
     ranked: Option<Ranked>,
+    /// Its source, when known (vector hits carry it).
+    source_id: Option<i64>,
+    /// Its source is in another language than the question (see [`fuse`]).
+    other_language: bool,
 }
 
 /// Documents loaded while filtering, by chunk id.
@@ -343,6 +369,8 @@ fn vector_candidates(
         chunk_id: h.chunk_id,
         score: h.score,
         ranked: None,
+        source_id: Some(h.source_id),
+        other_language: false,
     };
     if !filter.in_stock_only {
         let near = sem.vectors.search(&q, active, n)?;
@@ -382,13 +410,29 @@ fn fuse(text: Vec<Cand>, vector: Vec<Cand>, fusion: Fusion, text_weight: f32) ->
         (lo, hi - lo)
     };
     let ranges = [range(&text), range(&vector)];
+    let text_rank: HashMap<i64, usize> = text
+        .iter()
+        .enumerate()
+        .map(|(rank, c)| (c.chunk_id, rank))
+        .collect();
+    let rrf = |w: f32, rank: usize| w / (RRF_K + rank as f32 + 1.0);
     for (side, list) in [(0, text), (1, vector)] {
         let (lo, span) = ranges[side];
         for (rank, h) in list.into_iter().enumerate() {
             let add = match fusion {
+                Fusion::Rrf if side == 0 => rrf(text_weight, rank),
                 Fusion::Rrf => {
-                    let w = if side == 0 { text_weight } else { 1.0 };
-                    w / (RRF_K + rank as f32 + 1.0)
+                    // The full text cannot find a passage in another language than the
+                    // question: it neither votes for nor against it, so its vote counts as
+                    // the vector's rank when that is better than its own.
+                    let blind = match text_rank.get(&h.chunk_id) {
+                        Some(&t) if h.other_language && rank < t => {
+                            rrf(text_weight, rank) - rrf(text_weight, t)
+                        }
+                        None if h.other_language => rrf(text_weight, rank),
+                        _ => 0.0,
+                    };
+                    rrf(1.0, rank) + blind
                 }
                 Fusion::Weighted { semantic_ratio } => {
                     let r = semantic_ratio.clamp(0.0, 1.0);
@@ -475,7 +519,47 @@ mod tests {
             chunk_id: id,
             score,
             ranked: None,
+            source_id: None,
+            other_language: false,
         }
+    }
+
+    #[test]
+    fn full_text_is_blind_to_passages_in_another_language_not_against_them() {
+        let other = |id: i64, score: f32| Cand {
+            other_language: true,
+            ..hit(id, score)
+        };
+        // Text ranks 1, 2 (same language as the question); vectors rank 5 (an English page
+        // for a Russian question), 1, 2. k = 5, text weight 0.5.
+        // 5: 1/6 + 0.5/6 (its text vote is its vector rank) = 0.25
+        // 1: 0.5/6 + 1/7 = 0.226190;  2: 0.5/7 + 1/8 = 0.196429
+        let fused = fuse(
+            vec![hit(1, 9.0), hit(2, 5.0)],
+            vec![other(5, 0.9), hit(1, 0.8), hit(2, 0.7)],
+            Fusion::Rrf,
+            0.5,
+        );
+        assert_eq!(ids(&fused), vec![5, 1, 2]);
+        assert!((fused[0].score - 0.25).abs() < 1e-5);
+        // Without the mark, 5 would be 1/6 = 0.166667, last.
+        let fused = fuse(
+            vec![hit(1, 9.0), hit(2, 5.0)],
+            vec![hit(5, 0.9), hit(1, 0.8), hit(2, 0.7)],
+            Fusion::Rrf,
+            0.5,
+        );
+        assert_eq!(ids(&fused), vec![1, 2, 5]);
+        // Where the text ranks such a passage better than the vectors (a shared product
+        // code), its own rank counts: 5 at text rank 1, vector rank 3 → 0.5/6 + 1/8.
+        let fused = fuse(
+            vec![hit(5, 9.0), hit(1, 5.0)],
+            vec![hit(1, 0.9), hit(2, 0.8), other(5, 0.7)],
+            Fusion::Rrf,
+            0.5,
+        );
+        let five = fused.iter().find(|c| c.chunk_id == 5).unwrap();
+        assert!((five.score - (0.5 / 6.0 + 1.0 / 8.0)).abs() < 1e-5);
     }
 
     fn ids(hits: &[Cand]) -> Vec<i64> {

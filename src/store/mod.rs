@@ -577,7 +577,11 @@ struct ReadCache {
     stamp: Option<(i64, u64)>,
     active: Vec<ActiveEntry>,
     names: std::collections::HashMap<(i64, i64), String>,
+    languages: std::collections::HashMap<i64, std::sync::Arc<SourceLanguages>>,
 }
+
+/// Source id → language of its served version (declared, else detected).
+pub type SourceLanguages = std::collections::HashMap<i64, Option<String>>;
 
 /// The active pairs of a knowledge base under a filter.
 type ActiveEntry = ((i64, SourceFilter), Vec<(i64, u32)>);
@@ -668,6 +672,29 @@ impl Catalog {
             cache.names.insert((kb_id, id), name.clone());
         }
         Ok(name)
+    }
+
+    /// The language of every served source of a knowledge base: the admin's declared one,
+    /// else the one detected in its active version. Cached like the active pairs.
+    pub fn source_languages(&self, kb_id: i64) -> Result<std::sync::Arc<SourceLanguages>> {
+        let conn = self.lock();
+        let mut cache = self.reads(&conn)?;
+        if let Some(langs) = cache.as_ref().and_then(|c| c.languages.get(&kb_id)) {
+            return Ok(langs.clone());
+        }
+        let mut stmt = conn.prepare_cached(
+            "SELECT s.id, COALESCE(s.language, v.language) FROM sources s
+             JOIN versions v ON v.source_id = s.id AND v.number = s.active_version
+             WHERE s.kb_id = ?1",
+        )?;
+        let langs: std::sync::Arc<SourceLanguages> = std::sync::Arc::new(
+            stmt.query_map([kb_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?,
+        );
+        if let Some(cache) = cache.as_mut() {
+            cache.languages.insert(kb_id, langs.clone());
+        }
+        Ok(langs)
     }
 
     fn migrate(&self) -> Result<()> {
@@ -2006,10 +2033,14 @@ mod tests {
             stats: VersionStats::default(),
             warnings: vec![],
             title: None,
-            language: None,
+            language: Some("ru".into()),
         };
         c.publish(kb.id, &[publish], 3).unwrap();
         assert_eq!(c.active_pairs(kb.id, &all).unwrap(), vec![(s, 1)]);
+        let lang = |c: &Catalog| c.source_languages(kb.id).unwrap().get(&s).cloned().flatten();
+        assert_eq!(lang(&c).as_deref(), Some("ru"), "detected");
+        other.set_language(s, Some("en")).unwrap();
+        assert_eq!(lang(&c).as_deref(), Some("en"), "declared wins, seen across processes");
         // The writes every search makes keep the cache, and later changes still show.
         c.usage_add(
             kb.id,
