@@ -71,6 +71,9 @@ struct Acc {
     carried: usize,
     last_kind: Option<BlockKind>,
     location: Option<Location>,
+    /// Where the last piece came from: the overlap carried into the next chunk is the end of
+    /// this one, so this is its location.
+    last_location: Option<Location>,
 }
 
 impl Acc {
@@ -84,6 +87,7 @@ impl Acc {
             carried: 0,
             last_kind: None,
             location: None,
+            last_location: None,
         }
     }
 
@@ -128,6 +132,7 @@ impl Acc {
             Some(l) => l.extend(loc),
             None => self.location = Some(loc.clone()),
         }
+        self.last_location = Some(loc.clone());
     }
 
     /// Emits the current chunk (unless it holds only carried-over overlap) and starts the next
@@ -149,8 +154,10 @@ impl Acc {
         self.carried = self.len;
         self.text = tail;
         if self.len > 0 {
-            // The overlap came from the chunk just emitted, so it shares its location.
-            self.location = Some(location);
+            // The overlap is the end of the chunk just emitted: the location of its last
+            // piece. (The whole chunk's location here made every later chunk of a long
+            // section start at the section's first page: "pp. 5-16" for a one-page chunk.)
+            self.location = self.last_location.clone().or(Some(location));
             self.last_kind = Some(BlockKind::Paragraph);
         } else {
             self.last_kind = None;
@@ -163,6 +170,7 @@ impl Acc {
         self.carried = 0;
         self.last_kind = None;
         self.location = None;
+        self.last_location = None;
     }
 }
 
@@ -329,6 +337,43 @@ mod tests {
         for s in &sentences {
             assert!(all.contains(s.as_str()), "lost {s}");
         }
+    }
+
+    #[test]
+    fn a_long_section_over_many_pages_cites_the_pages_of_each_chunk() {
+        // One section, one paragraph of 3 sentences per page, 12 pages; chunks of ~2 pages.
+        let blocks: Vec<Block> = (1..=12)
+            .map(|p| Block {
+                location: Location {
+                    page_start: Some(p),
+                    page_end: Some(p),
+                    ..Default::default()
+                },
+                ..block(
+                    &["Manual"],
+                    &format!("Page {p} says one thing. It says a second. And a third thing."),
+                    BlockKind::Paragraph,
+                    1,
+                )
+            })
+            .collect();
+        let doc = Document {
+            blocks,
+            ..Default::default()
+        };
+        let chunks = chunk(&doc, &cfg(130, 40));
+        assert!(chunks.len() >= 6, "{}", chunks.len());
+        for c in &chunks {
+            let (a, b) = (c.location.page_start.unwrap(), c.location.page_end.unwrap());
+            assert!(b - a <= 1, "one chunk spans pages {a}-{b}: {:?}", c.text);
+            // The pages cited are pages whose text the chunk holds.
+            assert!(
+                c.text.contains(&format!("Page {b} ")),
+                "{a}-{b}: {:?}",
+                c.text
+            );
+        }
+        assert_eq!(chunks.last().unwrap().location.page_end, Some(12));
     }
 
     #[test]

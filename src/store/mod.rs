@@ -2037,10 +2037,20 @@ mod tests {
         };
         c.publish(kb.id, &[publish], 3).unwrap();
         assert_eq!(c.active_pairs(kb.id, &all).unwrap(), vec![(s, 1)]);
-        let lang = |c: &Catalog| c.source_languages(kb.id).unwrap().get(&s).cloned().flatten();
+        let lang = |c: &Catalog| {
+            c.source_languages(kb.id)
+                .unwrap()
+                .get(&s)
+                .cloned()
+                .flatten()
+        };
         assert_eq!(lang(&c).as_deref(), Some("ru"), "detected");
         other.set_language(s, Some("en")).unwrap();
-        assert_eq!(lang(&c).as_deref(), Some("en"), "declared wins, seen across processes");
+        assert_eq!(
+            lang(&c).as_deref(),
+            Some("en"),
+            "declared wins, seen across processes"
+        );
         // The writes every search makes keep the cache, and later changes still show.
         c.usage_add(
             kb.id,
