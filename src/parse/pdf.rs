@@ -312,8 +312,13 @@ pub fn parse_with_limits(
     }
 
     let dropped = drop_running_lines(&mut outs);
-    if dropped > 0 {
-        tracing::debug!(dropped, "running headers and footers left out");
+    let contents = drop_contents_lines(&mut outs);
+    if dropped + contents > 0 {
+        tracing::debug!(
+            dropped,
+            contents,
+            "running lines and contents entries left out"
+        );
     }
     let (blocks, title) = outline(outs, title);
     tracing::debug!(
@@ -401,6 +406,50 @@ fn drop_running_lines(outs: &mut [content::PageOut]) -> usize {
             o.blocks.remove(i);
             dropped += 1;
         }
+    }
+    dropped
+}
+
+/// A page with at least this many dot-leader lines is a table of contents (or a list of
+/// figures); one such line elsewhere ("Total . . . . 45") is content.
+const CONTENTS_MIN_LINES: usize = 3;
+
+/// True for a line ending in a dot leader and a page number: `2.5 How can R be installed?
+/// . . . . . . 8`.
+fn is_contents_line(text: &str) -> bool {
+    let text = text.trim_end();
+    let Some((rest, page)) = text.rsplit_once(char::is_whitespace) else {
+        return false;
+    };
+    let roman = |w: &str| w.len() <= 6 && w.chars().all(|c| "ivxlcdmIVXLCDM".contains(c));
+    if !(page.chars().all(|c| c.is_ascii_digit()) || roman(page)) {
+        return false;
+    }
+    let leader = rest
+        .chars()
+        .rev()
+        .take_while(|c| matches!(c, '.' | ' ' | '·' | '…' | '\u{2024}'))
+        .filter(|c| *c != ' ')
+        .count();
+    leader >= 4
+}
+
+/// Leaves out the entries of tables of contents: they repeat the headings (now the blocks'
+/// heading paths) with page numbers, and as passages they matched every question about a
+/// chapter while saying nothing of it. Returns how many blocks were dropped.
+fn drop_contents_lines(outs: &mut [content::PageOut]) -> usize {
+    let mut dropped = 0;
+    for o in outs.iter_mut() {
+        let lines = o
+            .blocks
+            .iter()
+            .filter(|b| is_contents_line(&b.text))
+            .count();
+        if lines < CONTENTS_MIN_LINES {
+            continue;
+        }
+        o.blocks.retain(|b| !is_contents_line(&b.text));
+        dropped += lines;
     }
     dropped
 }
@@ -786,6 +835,49 @@ mod tests {
             doc.title.as_deref(),
             Some(g),
             "no Info title: the first heading"
+        );
+    }
+
+    #[test]
+    fn contents_entries_are_recognised_by_their_dot_leaders() {
+        assert!(is_contents_line(
+            "2.5 How can R be installed? . . . . . . . . 8"
+        ));
+        assert!(is_contents_line("4 R Web Interfaces. . . . . . . . 20"));
+        assert!(is_contents_line("Preface ............ xiii"));
+        assert!(!is_contents_line("Prices start at 8"));
+        assert!(!is_contents_line("Wait... 3"));
+        assert!(!is_contents_line("Total . . . . . . . . forty"));
+    }
+
+    #[test]
+    fn a_table_of_contents_page_loses_its_entries_and_keeps_its_prose() {
+        let lines = |items: &[&str]| {
+            let mut c = String::from("BT /F1 10 Tf ");
+            for (i, t) in items.iter().enumerate() {
+                c += &format!("1 0 0 1 72 {} Tm ({t}) Tj ", 720 - 40 * i);
+            }
+            c += "ET";
+            c.into_bytes()
+        };
+        let bytes = Pdf::new()
+            .helvetica()
+            .page(&lines(&[
+                "1 Brewing . . . . . . . . . . 2",
+                "2 Descaling . . . . . . . . . 3",
+                "3 Warranty . . . . . . . . . . 4",
+                "Read the safety notes first",
+            ]))
+            .page(&lines(&["Total . . . . . . . . 45", "Descale monthly"]))
+            .bytes();
+        let doc = parse(&bytes).unwrap();
+        assert_eq!(
+            texts(&doc),
+            vec![
+                "Read the safety notes first",
+                "Total . . . . . . . . 45",
+                "Descale monthly"
+            ]
         );
     }
 
