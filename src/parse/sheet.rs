@@ -151,9 +151,13 @@ pub(crate) fn read_workbook(bytes: &[u8], format: Format) -> Result<(Vec<SheetRo
     if matches!(format, Format::Xlsx | Format::Xlsb | Format::Ods) {
         archive::check(bytes, ArchiveLimits::default())?;
     }
-    // calamine builds ODS sheets as dense grids: measure them before it does.
-    if format == Format::Ods {
-        super::sheet_extent::check_ods(bytes)?;
+    // calamine builds ODS and XLS sheets as dense grids: measure them before it does.
+    match format {
+        Format::Ods => super::sheet_extent::check_ods(bytes)?,
+        Format::Xls => {
+            std::panic::catch_unwind(|| super::sheet_extent::check_xls(bytes)).unwrap_or(Ok(()))?
+        }
+        _ => {}
     }
     // calamine parses binary formats written by anyone; should it ever panic on a crafted
     // file, that is a corrupted file to the user, not a crashed ingestion batch.

@@ -1,4 +1,4 @@
-//! The size of a spreadsheet's used area, measured before calamine builds it.
+//! The size of a spreadsheet's used area, measured before calamine builds it (ODS, XLS).
 //!
 //! calamine's ODS reader (like its XLS reader) holds every sheet as a dense grid from the first
 //! to the last filled row and column, and ODS lets a few bytes of XML say "this row 10,000
@@ -58,18 +58,154 @@ pub(crate) fn check_ods(bytes: &[u8]) -> Result<()> {
         return Ok(());
     };
     for sheet in ods_extents(&xml) {
-        let cells = sheet.cells().max(sheet.expanded);
-        if cells > MAX_SHEET_CELLS {
-            return Err(Error::rejected(
-                Reason::TooManyCells,
-                format!(
-                    "sheet {:?} spans {} rows × {} columns ({cells} cells), over the limit of \
-                     {MAX_SHEET_CELLS}: delete the stray cells far from the table, or split \
-                     the sheet",
-                    sheet.name, sheet.rows, sheet.columns
-                ),
-            ));
+        check(&sheet)?;
+    }
+    Ok(())
+}
+
+/// Refuses an XLS file one of whose sheets spans more than [`MAX_SHEET_CELLS`] cells.
+///
+/// calamine reads an XLS sheet's cells and then builds the grid from the first to the last
+/// filled row and column: a 5.6 KB file with two cells at A1 and IV65536 made `lore add`
+/// take 1.07 GB (measured). The cell records of the `Workbook` stream say where every cell
+/// is, so they are counted first. A file whose container or stream cannot be read passes:
+/// calamine then reports what is wrong with it.
+pub(crate) fn check_xls(bytes: &[u8]) -> Result<()> {
+    let Some(stream) = workbook_stream(bytes) else {
+        return Ok(());
+    };
+    for sheet in xls_extents(&stream) {
+        check(&sheet)?;
+    }
+    Ok(())
+}
+
+/// The `Workbook` (BIFF8) or `Book` (BIFF5) stream of an OLE container.
+fn workbook_stream(bytes: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut file = cfb::CompoundFile::open(std::io::Cursor::new(bytes)).ok()?;
+    let name = ["/Workbook", "/Book"]
+        .into_iter()
+        .find(|n| file.is_stream(n))?;
+    let mut stream = file.open_stream(name).ok()?;
+    let mut out = Vec::new();
+    // The stream lives inside the file, so it cannot be longer than the file.
+    stream
+        .by_ref()
+        .take(bytes.len() as u64)
+        .read_to_end(&mut out)
+        .ok()?;
+    Some(out)
+}
+
+/// The used area of every sheet of a BIFF8 workbook stream, from its cell records. Sheets
+/// are the substreams between a `BOF` and its `EOF` after the workbook globals, named by the
+/// globals' `BOUNDSHEET` records in order.
+pub fn xls_extents(stream: &[u8]) -> Vec<SheetExtent> {
+    const BOF: u16 = 0x0809;
+    const EOF: u16 = 0x000A;
+    const BOUNDSHEET: u16 = 0x0085;
+    let mut names: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    let mut depth = 0usize;
+    let mut sheets = 0usize;
+    // First and last row, first and last column of the current substream's cells.
+    let mut area: Option<(u64, u64, u64, u64)> = None;
+    let cell = |area: &mut Option<(u64, u64, u64, u64)>, row: u64, first: u64, last: u64| {
+        *area = Some(match *area {
+            None => (row, row, first, last),
+            Some((r0, r1, c0, c1)) => (r0.min(row), r1.max(row), c0.min(first), c1.max(last)),
+        });
+    };
+    while at + 4 <= stream.len() {
+        let kind = u16::from_le_bytes([stream[at], stream[at + 1]]);
+        let len = usize::from(u16::from_le_bytes([stream[at + 2], stream[at + 3]]));
+        let data = &stream[at + 4..(at + 4 + len).min(stream.len())];
+        at += 4 + len;
+        let u16_at = |i: usize| {
+            data.get(i..i + 2)
+                .map(|b| u64::from(u16::from_le_bytes([b[0], b[1]])))
+        };
+        match kind {
+            BOF => {
+                depth += 1;
+                area = None;
+            }
+            // FILEPASS: what follows is encrypted, and calamine reports the file as
+            // password-protected; nothing here can be measured.
+            0x002F => return Vec::new(),
+            EOF => {
+                if depth == 1 {
+                    // The first substream is the workbook globals; the rest are sheets.
+                    if let Some((r0, r1, c0, c1)) = area.take() {
+                        let name = sheets
+                            .checked_sub(1)
+                            .and_then(|i| names.get(i).cloned())
+                            .unwrap_or_else(|| format!("sheet {sheets}"));
+                        out.push(SheetExtent {
+                            name,
+                            rows: r1 - r0 + 1,
+                            columns: c1 - c0 + 1,
+                            expanded: 0,
+                        });
+                    }
+                    sheets += 1;
+                }
+                depth = depth.saturating_sub(1);
+            }
+            // Position (u32), visibility, type, then the name: length, a flag whose bit 0
+            // says two bytes a character, the characters.
+            BOUNDSHEET if depth == 1 && sheets == 0 => {
+                let cch = usize::from(data.get(6).copied().unwrap_or(0));
+                let wide = data.get(7).is_some_and(|f| f & 1 == 1);
+                let chars = data.get(8..).unwrap_or(&[]);
+                let name = if wide {
+                    let units: Vec<u16> = chars
+                        .chunks_exact(2)
+                        .take(cch)
+                        .map(|b| u16::from_le_bytes([b[0], b[1]]))
+                        .collect();
+                    String::from_utf16_lossy(&units)
+                } else {
+                    // Compressed: the low bytes of UTF-16, i.e. Latin-1.
+                    chars.iter().take(cch).map(|&b| char::from(b)).collect()
+                };
+                names.push(name);
+            }
+            // LABELSST, NUMBER, RK, LABEL, RSTRING, BOOLERR, FORMULA: row, column, …
+            0x00FD | 0x0203 | 0x027E | 0x0204 | 0x00D6 | 0x0205 | 0x0006 => {
+                if let (Some(row), Some(col)) = (u16_at(0), u16_at(2)) {
+                    cell(&mut area, row, col, col);
+                }
+            }
+            // MULRK: row, first column, RK values, last column.
+            0x00BD if data.len() >= 6 => {
+                if let (Some(row), Some(first), Some(last)) =
+                    (u16_at(0), u16_at(2), u16_at(data.len() - 2))
+                {
+                    cell(&mut area, row, first, last.max(first));
+                }
+            }
+            _ => {}
         }
+    }
+    out
+}
+
+/// Refuses a sheet whose grid (or the cells expanded while reading it) is over the limit.
+fn check(sheet: &SheetExtent) -> Result<()> {
+    let cells = sheet.cells().max(sheet.expanded);
+    if cells > MAX_SHEET_CELLS {
+        return Err(Error::rejected(
+            Reason::TooManyCells,
+            format!(
+                "sheet {:?} spans {} rows × {} columns ({cells} cells), over the limit of \
+                 {MAX_SHEET_CELLS}: delete the stray cells far from the table, or split \
+                 the sheet",
+                sheet.name, sheet.rows, sheet.columns
+            ),
+        ));
     }
     Ok(())
 }
@@ -332,6 +468,100 @@ mod tests {
         assert_eq!(e.reason(), Some(Reason::TooManyCells), "{e}");
         assert!(e.to_string().contains("\"Bomb\""), "{e}");
         assert!(e.to_string().contains("10002 rows × 9002 columns"), "{e}");
+    }
+
+    /// A BIFF8 record.
+    fn rec(kind: u16, data: &[u8]) -> Vec<u8> {
+        let mut r = kind.to_le_bytes().to_vec();
+        r.extend((data.len() as u16).to_le_bytes());
+        r.extend(data);
+        r
+    }
+
+    /// A NUMBER record at (row, col).
+    fn number(row: u16, col: u16) -> Vec<u8> {
+        let mut d = row.to_le_bytes().to_vec();
+        d.extend(col.to_le_bytes());
+        d.extend([0, 0]); // format index
+        d.extend(1.0f64.to_le_bytes());
+        rec(0x0203, &d)
+    }
+
+    /// A workbook stream: globals naming the sheets, then one substream of cells per sheet.
+    fn biff(sheets: &[(&str, Vec<Vec<u8>>)]) -> Vec<u8> {
+        let bof = rec(0x0809, &[0, 6, 0x10, 0, 0, 0, 0, 0]);
+        let eof = rec(0x000A, &[]);
+        let mut s = bof.clone();
+        for (name, _) in sheets {
+            let mut d = vec![0, 0, 0, 0, 0, 0, name.len() as u8, 0];
+            d.extend(name.as_bytes());
+            s.extend(rec(0x0085, &d));
+        }
+        s.extend(&eof);
+        for (_, cells) in sheets {
+            s.extend(&bof);
+            for c in cells {
+                s.extend(c);
+            }
+            s.extend(&eof);
+        }
+        s
+    }
+
+    /// An OLE container holding `stream` as its `Workbook`, written with the cfb crate.
+    fn xls_of(stream: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut file = cfb::CompoundFile::create(std::io::Cursor::new(Vec::new())).unwrap();
+        file.create_stream("/Workbook")
+            .unwrap()
+            .write_all(stream)
+            .unwrap();
+        file.flush().unwrap();
+        file.into_inner().into_inner()
+    }
+
+    #[test]
+    fn xls_sheets_are_measured_from_their_cell_records() {
+        let mut mulrk = 3u16.to_le_bytes().to_vec();
+        mulrk.extend(2u16.to_le_bytes());
+        mulrk.extend([0; 12]); // two RK values (xf + value)
+        mulrk.extend(3u16.to_le_bytes());
+        let stream = biff(&[
+            (
+                "Prices",
+                vec![number(0, 0), number(4, 1), rec(0x00BD, &mulrk)],
+            ),
+            ("Empty", vec![]),
+            ("Far", vec![number(0, 0), number(65_535, 255)]),
+        ]);
+        let got: Vec<(String, u64, u64)> = xls_extents(&stream)
+            .into_iter()
+            .map(|s| (s.name, s.rows, s.columns))
+            .collect();
+        assert_eq!(
+            got,
+            vec![("Prices".into(), 5, 4), ("Far".into(), 65_536, 256)]
+        );
+        // Through the spreadsheet parser: 16.8 million cells is refused before calamine reads
+        // it (this shape made it take 1.07 GB), a small sheet passes the check.
+        let e = crate::parse::sheet::parse_workbook(&xls_of(&stream), crate::parse::Format::Xls)
+            .unwrap_err();
+        assert_eq!(e.reason(), Some(Reason::TooManyCells), "{e}");
+        assert!(
+            e.to_string()
+                .contains("\"Far\" spans 65536 rows × 256 columns"),
+            "{e}"
+        );
+        let small = biff(&[("Prices", vec![number(0, 0), number(4, 1)])]);
+        assert!(check_xls(&xls_of(&small)).is_ok());
+        // An encrypted workbook's cell records are ciphertext: not measured (calamine says
+        // password-protected).
+        let mut locked = biff(&[("Far", vec![number(0, 0), number(65_535, 255)])]);
+        locked.splice(12..12, rec(0x002F, &[0; 6]));
+        assert!(xls_extents(&locked).is_empty());
+        // Broken input is calamine's to report, never a panic here.
+        assert!(xls_extents(&[0x09, 0x08, 0xff, 0xff, 1]).is_empty());
+        assert!(check_xls(b"not an ole file").is_ok());
     }
 
     #[test]
