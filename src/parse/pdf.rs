@@ -851,6 +851,32 @@ mod tests {
     }
 
     #[test]
+    fn a_bold_line_at_the_body_size_heads_what_follows() {
+        let bytes = Pdf::new()
+            .helvetica()
+            .font(
+                "F2",
+                dictionary! {
+                    "Type" => "Font",
+                    "Subtype" => "Type1",
+                    "BaseFont" => "ABCDEF+Helvetica-Bold",
+                    "Encoding" => "WinAnsiEncoding",
+                    "FirstChar" => 32,
+                    "Widths" => helvetica_widths(),
+                },
+            )
+            .page(
+                b"BT /F2 10 Tf 1 0 0 1 72 720 Tm (Refunds) Tj \
+                  /F1 10 Tf 1 0 0 1 72 690 Tm (Refunds reach your card within five days.) Tj \
+                  1 0 0 1 72 660 Tm (Keep the receipt until the refund arrives.) Tj ET",
+            )
+            .bytes();
+        let doc = parse(&bytes).unwrap();
+        assert_eq!(doc.blocks.len(), 2, "{:?}", texts(&doc));
+        assert!(doc.blocks.iter().all(|b| b.heading_path == vec!["Refunds"]));
+    }
+
+    #[test]
     fn a_table_of_contents_page_loses_its_entries_and_keeps_its_prose() {
         let lines = |items: &[&str]| {
             let mut c = String::from("BT /F1 10 Tf ");

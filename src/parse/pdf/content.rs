@@ -583,6 +583,7 @@ impl<'d> Interp<'_, 'd> {
                     end: (m.0[4], m.0[5]),
                     dir,
                     size: dev_size,
+                    bold: font.bold,
                 },
             );
         });

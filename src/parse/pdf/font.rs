@@ -359,6 +359,9 @@ pub struct Font {
     /// How big an em of this font is relative to its font size: 1 except for Type3 fonts,
     /// whose `/FontMatrix` defines their own units.
     pub em: f32,
+    /// A bold face (by its name, `/FontWeight` or the ForceBold flag): headings set in the
+    /// body size are told by it.
+    pub bold: bool,
 }
 
 /// One decoded glyph: its text (possibly empty, when the font cannot say), its width in text
@@ -456,6 +459,7 @@ impl Font {
             })),
             vertical: false,
             em: 1.0,
+            bold: false,
         }
     }
 
@@ -469,11 +473,51 @@ impl Font {
             }
             _ => None,
         };
-        if dict.get(b"Subtype").and_then(Object::as_name).ok() == Some(b"Type0") {
-            return load_composite(ctx, doc, dict, to_unicode);
-        }
-        load_simple(ctx, doc, dict, to_unicode)
+        let mut font = if dict.get(b"Subtype").and_then(Object::as_name).ok() == Some(b"Type0") {
+            load_composite(ctx, doc, dict, to_unicode)?
+        } else {
+            load_simple(ctx, doc, dict, to_unicode)?
+        };
+        font.bold = is_bold(doc, dict);
+        Ok(font)
     }
+}
+
+/// Whether a font dictionary describes a bold face: its `/BaseFont` name (subset prefix
+/// `ABCDEF+` aside) says Bold, Black, Heavy, Semibold or Demi, or its descriptor (of the
+/// font, or of a Type0 font's descendant) has `/FontWeight` ≥ 600 or the ForceBold flag.
+fn is_bold(doc: &PdfDoc, dict: &Dictionary) -> bool {
+    let name = dict
+        .get(b"BaseFont")
+        .and_then(Object::as_name)
+        .map(|n| String::from_utf8_lossy(n).to_lowercase())
+        .unwrap_or_default();
+    let name = name.split_once('+').map_or(name.as_str(), |(_, n)| n);
+    if ["bold", "black", "heavy", "semibold", "demi"]
+        .iter()
+        .any(|w| name.contains(w))
+    {
+        return true;
+    }
+    let descendant = match deref(doc, dict.get(b"DescendantFonts").ok()) {
+        Some(Object::Array(a)) => match deref(doc, a.first()) {
+            Some(Object::Dictionary(d)) => Some(d),
+            _ => None,
+        },
+        _ => None,
+    };
+    [Some(dict), descendant].into_iter().flatten().any(|d| {
+        let Some(Object::Dictionary(fd)) = deref(doc, d.get(b"FontDescriptor").ok()) else {
+            return false;
+        };
+        let number = |key: &[u8]| match deref(doc, fd.get(key).ok()) {
+            Some(Object::Integer(i)) => Some(*i as f64),
+            Some(Object::Real(r)) => Some(f64::from(*r)),
+            _ => None,
+        };
+        number(b"FontWeight").is_some_and(|w| w >= 600.0)
+            || number(b"Flags").is_some_and(|f| (f as i64) & (1 << 18) != 0)
+    })
 }
 
 fn code_len(ranges: &[CodeRange], bytes: &[u8]) -> usize {
@@ -648,6 +692,7 @@ fn load_composite(
         },
         vertical,
         em: 1.0,
+        bold: false,
     })
 }
 
@@ -887,6 +932,7 @@ fn load_simple(
         })),
         vertical: false,
         em,
+        bold: false,
     })
 }
 

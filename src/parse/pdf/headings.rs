@@ -34,9 +34,19 @@ pub fn levels(blocks: &[&TextBlock]) -> Vec<Option<u8>> {
     let Some(body) = body_size(blocks) else {
         return none;
     };
+    // Bold text at the body size is a heading too (word processors' lower heading levels),
+    // unless the body itself is mostly bold.
+    let bold_body = bold_share_at(blocks, body) > 0.5;
+    let bold_heading = |b: &TextBlock| {
+        !bold_body
+            && b.bold
+            && b.size >= body / HEADING_RATIO
+            && b.size < body * HEADING_RATIO
+            && !b.text.trim_end().ends_with(':')
+    };
     let candidate: Vec<bool> = blocks
         .iter()
-        .map(|b| b.size >= body * HEADING_RATIO && heading_shaped(&b.text))
+        .map(|b| (b.size >= body * HEADING_RATIO || bold_heading(b)) && heading_shaped(&b.text))
         .collect();
     let count = candidate.iter().filter(|c| **c).count();
     if count == 0 || count as f32 > MAX_HEADING_SHARE * blocks.len() as f32 {
@@ -46,7 +56,7 @@ pub fn levels(blocks: &[&TextBlock]) -> Vec<Option<u8>> {
     let mut sizes: Vec<f32> = blocks
         .iter()
         .zip(&candidate)
-        .filter(|(_, c)| **c)
+        .filter(|(b, c)| **c && b.size >= body * HEADING_RATIO)
         .map(|(b, _)| b.size)
         .collect();
     sizes.sort_by(|a, b| b.total_cmp(a));
@@ -61,11 +71,16 @@ pub fn levels(blocks: &[&TextBlock]) -> Vec<Option<u8>> {
         .zip(&candidate)
         .map(|(b, c)| {
             c.then(|| {
-                // The tier this size belongs to: the first (largest) it is not below.
-                let tier = tiers
-                    .iter()
-                    .position(|t| b.size * SAME_LEVEL >= *t)
-                    .unwrap_or(0);
+                // The tier this size belongs to: the first (largest) it is not below; bold
+                // headings at the body size come after every larger tier.
+                let tier = if b.size >= body * HEADING_RATIO {
+                    tiers
+                        .iter()
+                        .position(|t| b.size * SAME_LEVEL >= *t)
+                        .unwrap_or(0)
+                } else {
+                    tiers.len()
+                };
                 (tier.min(MAX_LEVEL - 1) + 1) as u8
             })
         })
@@ -89,12 +104,33 @@ fn body_size(blocks: &[&TextBlock]) -> Option<f32> {
         .map(|(_, size)| *size)
 }
 
-/// Short, has a letter, and does not end like a sentence or a list entry.
+/// The share of the characters set near `size` that are bold.
+fn bold_share_at(blocks: &[&TextBlock], size: f32) -> f32 {
+    let (mut bold, mut all) = (0usize, 0usize);
+    for b in blocks
+        .iter()
+        .filter(|b| b.size >= size / SAME_LEVEL && b.size <= size * SAME_LEVEL)
+    {
+        let n = b.text.chars().filter(|c| !c.is_whitespace()).count();
+        all += n;
+        if b.bold {
+            bold += n;
+        }
+    }
+    if all == 0 {
+        0.0
+    } else {
+        bold as f32 / all as f32
+    }
+}
+
+/// Short, has letters, and does not end like a sentence or a list entry.
 fn heading_shaped(text: &str) -> bool {
     let text = text.trim();
     text.chars().count() <= MAX_HEADING_CHARS
         && text.split_whitespace().count() <= MAX_HEADING_WORDS
-        && text.chars().any(char::is_alphabetic)
+        // Two letters at least: a lone "i" or "A" is a page number or a label.
+        && text.chars().filter(|c| c.is_alphabetic()).nth(1).is_some()
         && !text.ends_with(['.', ',', ';'])
 }
 
@@ -106,7 +142,35 @@ mod tests {
         TextBlock {
             text: text.into(),
             size,
+            bold: false,
         }
+    }
+
+    fn bold(text: &str, size: f32) -> TextBlock {
+        TextBlock {
+            bold: true,
+            ..b(text, size)
+        }
+    }
+
+    #[test]
+    fn bold_lines_at_the_body_size_are_the_lowest_level() {
+        let got = run(&[
+            b("Returns", 14.0),
+            b(BODY, 10.0),
+            bold("Refunds", 10.0),
+            b(BODY, 10.0),
+            b(BODY, 10.0),
+            bold("Note:", 10.0),
+            b(BODY, 10.0),
+            bold("Refunds reach your card within five days.", 10.0),
+            b(BODY, 10.0),
+        ]);
+        let (h1, h2) = (Some(1), Some(2));
+        assert_eq!(got, vec![h1, None, h2, None, None, None, None, None, None]);
+        // A document set in bold throughout has no bold headings.
+        let all_bold = run(&[bold("Refunds", 10.0), bold(BODY, 10.0), bold(BODY, 10.0)]);
+        assert_eq!(all_bold, vec![None; 3]);
     }
 
     fn run(blocks: &[TextBlock]) -> Vec<Option<u8>> {
@@ -143,12 +207,13 @@ mod tests {
         let got = run(&[
             b("Prices include tax.", 14.0),
             b("2026", 14.0),
+            b("i", 14.0),
             b("Returns", 14.0),
             b(BODY, 10.0),
             b(BODY, 10.0),
             b(BODY, 10.0),
         ]);
-        assert_eq!(got, vec![None, None, Some(1), None, None, None]);
+        assert_eq!(got, vec![None, None, None, Some(1), None, None, None]);
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub struct GlyphBox {
     /// Unit vector of the writing direction.
     pub dir: (f32, f32),
     pub size: f32,
+    /// Set in a bold face.
+    pub bold: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -52,6 +54,8 @@ pub struct TextBlock {
     pub text: String,
     /// Characters' mean font size in device space (0 when unknown).
     pub size: f32,
+    /// Nearly all its characters (90%) are bold.
+    pub bold: bool,
 }
 
 #[derive(Default)]
@@ -60,6 +64,7 @@ pub struct Layout {
     /// Font size × characters, and characters, of the current block.
     cur_size_sum: f32,
     cur_chars: usize,
+    cur_bold_chars: usize,
     /// The current block, its lines separated by `\n`.
     cur: String,
     prev: Option<Prev>,
@@ -140,6 +145,9 @@ impl Layout {
         let added = self.chars - before;
         self.cur_chars += added;
         self.cur_size_sum += g.size * added as f32;
+        if g.bold {
+            self.cur_bold_chars += added;
+        }
         self.prev = Some(Prev {
             end: g.end,
             dir,
@@ -183,7 +191,9 @@ impl Layout {
         } else {
             0.0
         };
+        let bold = self.cur_chars > 0 && self.cur_bold_chars * 10 >= self.cur_chars * 9;
         self.cur_chars = 0;
+        self.cur_bold_chars = 0;
         self.cur_size_sum = 0.0;
         if self.cur.trim().is_empty() {
             self.cur.clear();
@@ -192,7 +202,7 @@ impl Layout {
         let text = join_lines(&self.cur);
         self.cur.clear();
         if !text.is_empty() {
-            self.blocks.push(TextBlock { text, size });
+            self.blocks.push(TextBlock { text, size, bold });
         }
     }
 
@@ -314,6 +324,7 @@ mod tests {
                         end: (x + size / 2.0, y),
                         dir: (1.0, 0.0),
                         size,
+                        bold: false,
                     },
                 );
                 x += size / 2.0;
