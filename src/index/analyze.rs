@@ -125,7 +125,11 @@ pub(crate) fn is_unspaced(c: char) -> bool {
 /// True for a bigram written in hiragana only (`です`, `には`, `ますか`): in Japanese these are
 /// mostly particles and verb endings, the stop words of an unspaced script.
 pub(crate) fn is_kana_grammar(word: &str) -> bool {
-    !word.is_empty() && word.chars().all(|c| ('\u{3041}'..='\u{309F}').contains(&c))
+    !word.is_empty() && word.chars().all(is_hiragana)
+}
+
+pub(crate) fn is_hiragana(c: char) -> bool {
+    ('\u{3041}'..='\u{309F}').contains(&c)
 }
 
 /// Words for spaced scripts, overlapping character bigrams for unspaced ones.

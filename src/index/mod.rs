@@ -628,9 +628,9 @@ impl TextIndex {
         // stop words of an unspaced script: a bigram of hiragana only is left out of `text`
         // when the question has kanji or katakana to rank by (debfaq-ja text nDCG@10 0.513
         // → 0.520, hybrid 0.626 → 0.629). A question in hiragana only keeps them all.
-        let has_kanji_or_katakana = question.chars().any(|c| {
-            analyze::is_unspaced(c) && !analyze::is_kana_grammar(c.encode_utf8(&mut [0; 4]))
-        });
+        let has_kanji_or_katakana = question
+            .chars()
+            .any(|c| analyze::is_unspaced(c) && !analyze::is_hiragana(c));
         let kana_skip = |word: &str| has_kanji_or_katakana && analyze::is_kana_grammar(word);
         // A question of stop words only ("what is it?") is ranked by them: nothing else
         // could find its passages.
