@@ -1471,7 +1471,6 @@ endcmap CMapName currentdict /CMap defineresource pop end end"
                 *outcomes.entry(outcome).or_default() += 1;
             }
         }
-        eprintln!("mutated pdfs: {outcomes:?}");
         assert!(!outcomes.contains_key("internal"), "{outcomes:?}");
         assert!(
             outcomes.get("text").copied().unwrap_or(0) > 0,

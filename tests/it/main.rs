@@ -6,6 +6,7 @@ mod filters;
 mod hybrid;
 mod ingest;
 mod languages;
+mod real_model;
 mod serve;
 mod versions;
 mod web_sources;
