@@ -44,6 +44,9 @@ pub struct SourceLimits {
     /// Pages of a paged document (PDF); follows `on_limit` like the character limit.
     pub max_pages: u32,
     pub on_limit: LimitPolicy,
+    /// Time one document's parse may take, in milliseconds; over it → `parse-timeout`. Always
+    /// a rejection: a half-parsed document is not a truncated one.
+    pub parse_timeout_ms: u64,
 }
 
 impl Default for SourceLimits {
@@ -53,6 +56,18 @@ impl Default for SourceLimits {
             max_chars: 2_000_000,
             max_pages: 2000,
             on_limit: LimitPolicy::Truncate,
+            parse_timeout_ms: 60_000,
+        }
+    }
+}
+
+impl SourceLimits {
+    /// What the parsers are told of these limits.
+    pub fn parse_options(&self) -> crate::parse::ParseOptions {
+        crate::parse::ParseOptions {
+            max_pages: self.max_pages,
+            on_limit: self.on_limit,
+            timeout: std::time::Duration::from_millis(self.parse_timeout_ms),
         }
     }
 }
@@ -77,6 +92,7 @@ impl LimitOverrides {
             max_chars: self.max_chars.unwrap_or(base.max_chars),
             max_pages: self.max_pages.unwrap_or(base.max_pages),
             on_limit: self.on_limit.unwrap_or(base.on_limit),
+            parse_timeout_ms: base.parse_timeout_ms,
         }
     }
 }

@@ -650,13 +650,10 @@ fn build(
     limits: &SourceLimits,
     declared: Option<Lang>,
 ) -> Result<Built> {
-    let opts = parse::ParseOptions {
-        max_pages: limits.max_pages,
-        on_limit: limits.on_limit,
-    };
+    let opts = limits.parse_options();
     let mut products = Vec::new();
     let (format, doc) = if kind == SourceKind::Catalog {
-        products = parse::catalog::parse_catalog(bytes, Some(name))?;
+        products = parse::catalog::parse_catalog(bytes, Some(name), opts.deadline())?;
         if products.is_empty() {
             return Err(Error::rejected(
                 Reason::Empty,
@@ -900,10 +897,7 @@ mod web {
         if active_hash == Some(hash.as_str()) {
             return Ok(None);
         }
-        let opts = parse::ParseOptions {
-            max_pages: limits.max_pages,
-            on_limit: limits.on_limit,
-        };
+        let opts = limits.parse_options();
         let mut doc = Document::default();
         let mut bytes = 0u64;
         let multi = pages.len() > 1;

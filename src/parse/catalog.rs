@@ -8,6 +8,7 @@
 //! currency is inferred from a symbol or code when there is no currency column. Columns that
 //! are none of the known fields are kept as `extra` so that nothing the shop wrote is lost.
 
+use super::deadline::Deadline;
 use super::decode::decode_text;
 use super::sheet::{self, CellKind, Row, SheetRows};
 use super::{detect, Block, BlockKind, Document, Format, Location};
@@ -128,7 +129,11 @@ const IMAGE_WORDS: &[&str] = &["image", "imagen", "imagem", "foto", "photo", "pi
 ///
 /// Errors: [`Reason::Malformed`] when no name column exists (the message lists the columns
 /// found) or the JSON is not a product list; the spreadsheet and text errors of the format.
-pub fn parse_catalog(bytes: &[u8], file_name: Option<&str>) -> Result<Vec<Product>> {
+pub fn parse_catalog(
+    bytes: &[u8],
+    file_name: Option<&str>,
+    deadline: Deadline,
+) -> Result<Vec<Product>> {
     let start = bytes
         .strip_prefix(b"\xEF\xBB\xBF")
         .unwrap_or(bytes)
@@ -144,11 +149,11 @@ pub fn parse_catalog(bytes: &[u8], file_name: Option<&str>) -> Result<Vec<Produc
     })?;
     let sheets = match format {
         Format::Xlsx | Format::Xls | Format::Xlsb | Format::Ods => {
-            sheet::read_workbook(bytes, format)?.0
+            sheet::read_workbook(bytes, format, deadline)?.0
         }
         Format::Csv | Format::Text | Format::Markdown => {
             let decoded = decode_text(bytes)?;
-            vec![sheet::csv_rows(&decoded.text, "Sheet1")?]
+            vec![sheet::csv_rows(&decoded.text, "Sheet1", deadline)?]
         }
         other => {
             return Err(Error::rejected(
@@ -687,6 +692,15 @@ fn sentence(text: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The catalog parser with a time limit no test reaches.
+    fn parse_catalog(bytes: &[u8], name: Option<&str>) -> Result<Vec<Product>> {
+        super::parse_catalog(
+            bytes,
+            name,
+            Deadline::after(std::time::Duration::from_secs(600)),
+        )
+    }
+
     #[test]
     fn prices_as_people_write_them() {
         let p = |s: &str| parse_price(s);
@@ -929,6 +943,15 @@ mod tests {
             e.to_string(),
             "malformed: catalog has no product name column (found: SKU, Price, Stock)"
         );
+    }
+
+    #[test]
+    fn a_catalog_read_past_its_time_is_refused() {
+        let csv = b"Name,Price\nAndes Sunrise,16\n";
+        let late = Deadline::after(std::time::Duration::ZERO);
+        let e = super::parse_catalog(csv, Some("c.csv"), late).unwrap_err();
+        assert_eq!(e.reason(), Some(Reason::ParseTimeout), "{e}");
+        assert_eq!(parse_catalog(csv, Some("c.csv")).unwrap().len(), 1);
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //! skipped, so text appears once and as the author last left it.
 
 use super::archive::{Archive, ArchiveLimits};
+use super::deadline::Deadline;
 use super::html::render_row;
 use super::sheet::{self, Cell, CellKind, Row};
 use super::{normalize_ws, Block, BlockKind, Document, Format, Location, ParseOptions, Parser};
@@ -57,13 +58,13 @@ impl Parser for DocxParser {
         Format::Docx
     }
 
-    fn parse(&self, bytes: &[u8], _opts: &ParseOptions) -> Result<Document> {
-        parse_docx(bytes)
+    fn parse(&self, bytes: &[u8], opts: &ParseOptions) -> Result<Document> {
+        parse_docx(bytes, opts.deadline())
     }
 }
 
-/// Parses a DOCX file (opened under the archive limits).
-pub fn parse_docx(bytes: &[u8]) -> Result<Document> {
+/// Parses a DOCX file (opened under the archive limits, walked within `deadline`).
+pub fn parse_docx(bytes: &[u8], deadline: Deadline) -> Result<Document> {
     let mut archive = Archive::open(bytes, ArchiveLimits::default())?;
     let main = main_part(&mut archive)?;
     let body = archive.read_required(&main, "docx document")?;
@@ -80,7 +81,11 @@ pub fn parse_docx(bytes: &[u8]) -> Result<Document> {
         None => HashMap::new(),
     };
     let mut walker = Walker::new(&styles);
-    let result = walker.run(&xml_text(&body));
+    let result = match walker.run(&xml_text(&body), deadline) {
+        Err(Stop::Time(e)) => return Err(e),
+        Err(Stop::Xml(e)) => Err(e),
+        Ok(()) => Ok(()),
+    };
     let mut doc = walker.finish(&footnotes, &endnotes);
     if let Err(e) = result {
         if doc.blocks.is_empty() {
@@ -419,6 +424,14 @@ struct Walker<'s> {
     endnotes: Vec<NoteRef>,
 }
 
+/// Why [`Walker::run`] stopped before the end of the document.
+enum Stop {
+    /// The XML is broken here; the text before it is kept.
+    Xml(quick_xml::Error),
+    /// The parse ran out of time; the file is refused.
+    Time(Error),
+}
+
 impl<'s> Walker<'s> {
     fn new(styles: &'s Styles) -> Self {
         Walker {
@@ -437,10 +450,12 @@ impl<'s> Walker<'s> {
         }
     }
 
-    fn run(&mut self, xml: &str) -> std::result::Result<(), quick_xml::Error> {
+    fn run(&mut self, xml: &str, deadline: Deadline) -> std::result::Result<(), Stop> {
         let mut reader = Reader::from_str(xml);
+        let mut ticker = deadline.ticker("docx text extraction");
         loop {
-            match reader.read_event()? {
+            ticker.tick().map_err(Stop::Time)?;
+            match reader.read_event().map_err(Stop::Xml)? {
                 Event::Start(e) => {
                     if self.skip > 0 || SKIPPED.contains(&e.local_name().as_ref()) {
                         self.skip += 1;
@@ -877,6 +892,11 @@ fn roman(mut n: usize) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    /// The DOCX parser with a time limit no test reaches.
+    fn parse_docx(bytes: &[u8]) -> Result<Document> {
+        super::parse_docx(bytes, Deadline::after(std::time::Duration::from_secs(600)))
+    }
     use crate::parse::archive::tests::zip_of;
 
     const W: &str = r#"xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006""#;

@@ -7,6 +7,7 @@
 //! in document order: headings build the heading path, block elements become blocks, and
 //! data tables become one `Header: value; …` row per block.
 
+use super::deadline::Deadline;
 use super::decode::decode_html;
 use super::{normalize_ws, Block, BlockKind, Document, Format, Location, ParseOptions, Parser};
 use crate::error::{Error, Reason, Result};
@@ -24,10 +25,11 @@ impl Parser for HtmlParser {
         Format::Html
     }
 
-    fn parse(&self, bytes: &[u8], _opts: &ParseOptions) -> Result<Document> {
+    fn parse(&self, bytes: &[u8], opts: &ParseOptions) -> Result<Document> {
+        let deadline = opts.deadline();
         let decoded = decode_html(bytes)?;
         let html = Html::parse_document(&decoded.text);
-        let mut doc = extract(&html);
+        let mut doc = extract(&html, deadline)?;
         if doc.blocks.is_empty() {
             return Err(Error::rejected(
                 Reason::Empty,
@@ -66,7 +68,9 @@ pub(super) fn render_row(header: &[String], cells: &[String]) -> String {
         .join("; ")
 }
 
-fn extract(html: &Html) -> Document {
+/// The page's title and content blocks. The tree is built by then; each walk over it is
+/// linear, so the deadline is checked before each one.
+fn extract(html: &Html, deadline: Deadline) -> Result<Document> {
     let root = html.root_element();
     let body = root
         .descendent_elements()
@@ -82,6 +86,7 @@ fn extract(html: &Html) -> Document {
         ..Document::default()
     };
     for (scope, rules) in attempts {
+        deadline.check("html text extraction")?;
         let mut walker = Walker::new(rules);
         walker.walk(scope);
         if !walker.blocks.is_empty() {
@@ -92,7 +97,7 @@ fn extract(html: &Html) -> Document {
             break;
         }
     }
-    doc
+    Ok(doc)
 }
 
 /// `<title>` in `<head>`, else the first `<h1>`.
@@ -959,7 +964,7 @@ mod tests {
             id = html.tree.get_mut(id).unwrap().append(element.clone()).id();
         }
         html.tree.get_mut(id).unwrap().append(text);
-        let doc = extract(&html);
+        let doc = extract(&html, Deadline::after(std::time::Duration::from_secs(600))).unwrap();
         // The original div's text, then the innermost one's: the div boundary separates them.
         let texts: Vec<_> = doc.blocks.iter().map(|b| b.text.as_str()).collect();
         assert_eq!(texts, vec!["deep text", "deep text"]);

@@ -5,6 +5,7 @@
 //! `Header: value; …` block so that a row found by search carries its column names. Line
 //! numbers come from the source offsets pulldown-cmark reports for every event.
 
+use super::deadline::Deadline;
 use super::decode::decode_text;
 use super::html::{fragment_text, render_row};
 use super::{normalize_ws, Block, BlockKind, Document, Format, Location, ParseOptions, Parser};
@@ -20,15 +21,15 @@ impl Parser for MarkdownParser {
         Format::Markdown
     }
 
-    fn parse(&self, bytes: &[u8], _opts: &ParseOptions) -> Result<Document> {
+    fn parse(&self, bytes: &[u8], opts: &ParseOptions) -> Result<Document> {
         let decoded = decode_text(bytes)?;
-        let mut doc = parse_markdown(&decoded.text);
+        let mut doc = parse_markdown(&decoded.text, opts.deadline())?;
         doc.warnings = decoded.warnings();
         doc.non_empty("markdown file")
     }
 }
 
-fn parse_markdown(text: &str) -> Document {
+fn parse_markdown(text: &str, deadline: Deadline) -> Result<Document> {
     let (body_start, skipped_lines) = front_matter_end(text);
     let body = &text[body_start..];
     // Task lists too, so that `- [x] done` reads "done" rather than "[x] done".
@@ -37,10 +38,12 @@ fn parse_markdown(text: &str) -> Document {
         | Options::ENABLE_FOOTNOTES
         | Options::ENABLE_TASKLISTS;
     let mut folder = Folder::new(body, skipped_lines);
+    let mut ticker = deadline.ticker("markdown parsing");
     for (event, range) in pulldown_cmark::Parser::new_ext(body, options).into_offset_iter() {
+        ticker.tick()?;
         folder.event(event, range);
     }
-    folder.finish()
+    Ok(folder.finish())
 }
 
 /// Where a leading YAML front-matter block (`---` … `---` or `...`) ends: its byte length and

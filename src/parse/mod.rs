@@ -7,6 +7,7 @@
 
 pub mod archive;
 pub mod catalog;
+pub mod deadline;
 pub mod decode;
 pub mod detect;
 pub mod docx;
@@ -244,6 +245,15 @@ pub struct ParseOptions {
     pub max_pages: u32,
     /// Over `max_pages`: refuse with `too-many-pages`, or keep the first pages with a warning.
     pub on_limit: LimitPolicy,
+    /// Time one document's parse may take; over it → `parse-timeout` (see [`deadline`]).
+    pub timeout: std::time::Duration,
+}
+
+impl ParseOptions {
+    /// The deadline of a parse that starts now.
+    pub fn deadline(&self) -> deadline::Deadline {
+        deadline::Deadline::after(self.timeout)
+    }
 }
 
 impl Default for ParseOptions {
@@ -251,6 +261,7 @@ impl Default for ParseOptions {
         ParseOptions {
             max_pages: 2000,
             on_limit: LimitPolicy::Truncate,
+            timeout: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -288,7 +299,9 @@ pub fn parse(
     let format = detect(bytes, file_name)?;
     let doc = match (format, file_name) {
         // A spreadsheet application names a CSV's only sheet after the file; so do we.
-        (Format::Csv, Some(name)) => sheet::parse_csv(bytes, &sheet::csv_sheet_name(name))?,
+        (Format::Csv, Some(name)) => {
+            sheet::parse_csv(bytes, &sheet::csv_sheet_name(name), opts.deadline())?
+        }
         _ => parser_for(format).parse(bytes, opts)?,
     };
     Ok((format, doc))
@@ -329,6 +342,51 @@ mod tests {
         };
         assert_eq!(s.to_string(), "sheet Prices, rows 2-40");
         assert!(Location::default().is_empty());
+    }
+
+    /// Each structured format stops with `parse-timeout` once its time is up, and parses the
+    /// same file within the default limit. (Plain text is only decoded: no loop to stop.)
+    #[test]
+    fn every_structured_format_is_refused_when_its_parse_runs_out_of_time() {
+        let samples: [(&str, &[u8]); 6] = [
+            (
+                "warranty-terms.docx",
+                include_bytes!("../../sample-sources/warranty-terms.docx"),
+            ),
+            (
+                "price-list.xlsx",
+                include_bytes!("../../sample-sources/price-list.xlsx"),
+            ),
+            (
+                "brewing-guide.pdf",
+                include_bytes!("../../sample-sources/brewing-guide.pdf"),
+            ),
+            ("faq.md", include_bytes!("../../sample-sources/faq.md")),
+            (
+                "shipping.html",
+                include_bytes!("../../sample-sources/shipping.html"),
+            ),
+            (
+                "products.csv",
+                include_bytes!("../../sample-sources/catalog/products.csv"),
+            ),
+        ];
+        let no_time = ParseOptions {
+            timeout: std::time::Duration::ZERO,
+            ..ParseOptions::default()
+        };
+        for (name, bytes) in samples {
+            let (format, doc) = parse(bytes, Some(name), &ParseOptions::default()).unwrap();
+            assert!(!doc.blocks.is_empty(), "{name}");
+            let e = parse(bytes, Some(name), &no_time).unwrap_err();
+            assert_eq!(
+                e.reason(),
+                Some(crate::error::Reason::ParseTimeout),
+                "{name}: {e}"
+            );
+            assert!(e.is_user_fault(), "{name}");
+            assert!(e.to_string().contains("parse time limit"), "{format}: {e}");
+        }
     }
 
     #[test]

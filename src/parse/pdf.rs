@@ -21,6 +21,7 @@ mod headings;
 mod layout;
 mod lexer;
 
+use super::deadline::Deadline;
 use super::{Block, BlockKind, Document, Format, Location, ParseOptions, Parser};
 use crate::config::LimitPolicy;
 use crate::error::{Error, Reason, Result};
@@ -72,7 +73,7 @@ impl Default for PdfLimits {
 /// At most this many "page N has images but no text" warnings; the rest are summed up.
 const MAX_PAGE_WARNINGS: usize = 20;
 
-/// The PDF parser (with the default [`PdfLimits`]).
+/// The PDF parser (with the default [`PdfLimits`], and the time limit of the [`ParseOptions`]).
 pub struct PdfParser;
 
 impl Parser for PdfParser {
@@ -81,7 +82,11 @@ impl Parser for PdfParser {
     }
 
     fn parse(&self, bytes: &[u8], opts: &ParseOptions) -> Result<Document> {
-        parse_with_limits(bytes, opts, &PdfLimits::default())
+        let limits = PdfLimits {
+            timeout: opts.timeout,
+            ..PdfLimits::default()
+        };
+        parse_with_limits(bytes, opts, &limits)
     }
 }
 
@@ -90,7 +95,7 @@ impl Parser for PdfParser {
 pub(crate) struct Ctx<'d> {
     doc: &'d PdfDoc,
     limits: &'d PdfLimits,
-    deadline: Instant,
+    deadline: Deadline,
     /// Bytes of decompressed stream data still allowed for this document.
     budget: AtomicUsize,
     fonts: RwLock<HashMap<ObjectId, Arc<Font>>>,
@@ -112,7 +117,7 @@ impl<'d> Ctx<'d> {
         Ctx {
             doc,
             limits,
-            deadline: started + limits.timeout,
+            deadline: Deadline::since(started, limits.timeout),
             budget: AtomicUsize::new(limits.max_total_stream_bytes),
             fonts: RwLock::new(HashMap::new()),
             stop: AtomicBool::new(false),
@@ -124,16 +129,7 @@ impl<'d> Ctx<'d> {
         if self.stop.load(Ordering::Relaxed) {
             return Err(stopped());
         }
-        if Instant::now() > self.deadline {
-            return Err(Error::rejected(
-                Reason::ParseTimeout,
-                format!(
-                    "pdf text extraction took longer than {} s",
-                    self.limits.timeout.as_secs_f32()
-                ),
-            ));
-        }
-        Ok(())
+        self.deadline.check("pdf text extraction")
     }
 
     /// The decoded bytes of a stream, within the per-stream and per-document limits. A
@@ -1191,6 +1187,7 @@ endcmap CMapName currentdict /CMap defineresource pop end end"
         let reject = ParseOptions {
             max_pages: 2,
             on_limit: LimitPolicy::Reject,
+            ..ParseOptions::default()
         };
         let err = PdfParser.parse(&bytes, &reject).unwrap_err();
         assert_eq!(err.reason(), Some(Reason::TooManyPages));
@@ -1201,6 +1198,7 @@ endcmap CMapName currentdict /CMap defineresource pop end end"
         let truncate = ParseOptions {
             max_pages: 2,
             on_limit: LimitPolicy::Truncate,
+            ..ParseOptions::default()
         };
         let doc = PdfParser.parse(&bytes, &truncate).unwrap();
         assert_eq!(texts(&doc), vec!["one", "two"]);

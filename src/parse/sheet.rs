@@ -15,6 +15,7 @@
 //! sheet with one value in A1 and one in XFD1048576 is two cells, not seventeen billion.
 
 use super::archive::{self, ArchiveLimits};
+use super::deadline::{Deadline, Ticker};
 use super::decode::decode_text;
 use super::{Block, BlockKind, Document, Format, Location, ParseOptions, Parser};
 use crate::error::{Error, Reason, Result};
@@ -56,10 +57,10 @@ impl Parser for SheetParser {
         self.0
     }
 
-    fn parse(&self, bytes: &[u8], _opts: &ParseOptions) -> Result<Document> {
+    fn parse(&self, bytes: &[u8], opts: &ParseOptions) -> Result<Document> {
         match self.0 {
-            Format::Csv => parse_csv(bytes, "Sheet1"),
-            format => parse_workbook(bytes, format),
+            Format::Csv => parse_csv(bytes, "Sheet1", opts.deadline()),
+            format => parse_workbook(bytes, format, opts.deadline()),
         }
     }
 }
@@ -109,9 +110,10 @@ pub(crate) struct SheetRows {
     pub rows: Vec<Row>,
 }
 
-/// Parses a workbook of a calamine format into one block per row of every sheet.
-pub fn parse_workbook(bytes: &[u8], format: Format) -> Result<Document> {
-    let (sheets, mut warnings) = read_workbook(bytes, format)?;
+/// Parses a workbook of a calamine format into one block per row of every sheet, within
+/// `deadline`.
+pub fn parse_workbook(bytes: &[u8], format: Format, deadline: Deadline) -> Result<Document> {
+    let (sheets, mut warnings) = read_workbook(bytes, format, deadline)?;
     let mut doc = Document::default();
     for sheet in &sheets {
         render_sheet(sheet, &mut doc.blocks);
@@ -121,10 +123,10 @@ pub fn parse_workbook(bytes: &[u8], format: Format) -> Result<Document> {
 }
 
 /// Parses CSV or TSV (delimiter sniffed, encoding detected) as a one-sheet workbook whose
-/// sheet is called `sheet_name`.
-pub fn parse_csv(bytes: &[u8], sheet_name: &str) -> Result<Document> {
+/// sheet is called `sheet_name`, within `deadline`.
+pub fn parse_csv(bytes: &[u8], sheet_name: &str, deadline: Deadline) -> Result<Document> {
     let decoded = decode_text(bytes)?;
-    let sheet = csv_rows(&decoded.text, sheet_name)?;
+    let sheet = csv_rows(&decoded.text, sheet_name, deadline)?;
     let mut doc = Document {
         warnings: decoded.warnings(),
         ..Document::default()
@@ -146,8 +148,13 @@ pub fn csv_sheet_name(file_name: &str) -> String {
 }
 
 /// Reads every worksheet of a workbook into rows of rendered cells, with warnings for
-/// sheets that could not be read. Zip-based formats pass the archive limits first.
-pub(crate) fn read_workbook(bytes: &[u8], format: Format) -> Result<(Vec<SheetRows>, Vec<String>)> {
+/// sheets that could not be read. Zip-based formats pass the archive limits first; running
+/// past `deadline` refuses the file.
+pub(crate) fn read_workbook(
+    bytes: &[u8],
+    format: Format,
+    deadline: Deadline,
+) -> Result<(Vec<SheetRows>, Vec<String>)> {
     if matches!(format, Format::Xlsx | Format::Xlsb | Format::Ods) {
         archive::check(bytes, ArchiveLimits::default())?;
     }
@@ -165,7 +172,7 @@ pub(crate) fn read_workbook(bytes: &[u8], format: Format) -> Result<(Vec<SheetRo
     // calamine parses binary formats written by anyone; should it ever panic on a crafted
     // file, that is a corrupted file to the user, not a crashed ingestion batch.
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        read_calamine(bytes, format)
+        read_calamine(bytes, format, deadline)
     }))
     .unwrap_or_else(|_| {
         tracing::warn!(%format, "spreadsheet reader panicked; file refused as corrupted");
@@ -176,15 +183,21 @@ pub(crate) fn read_workbook(bytes: &[u8], format: Format) -> Result<(Vec<SheetRo
     })
 }
 
-fn read_calamine(bytes: &[u8], format: Format) -> Result<(Vec<SheetRows>, Vec<String>)> {
+fn read_calamine(
+    bytes: &[u8],
+    format: Format,
+    deadline: Deadline,
+) -> Result<(Vec<SheetRows>, Vec<String>)> {
     let cursor = Cursor::new(bytes);
     let mut warnings = Vec::new();
+    let what = format!("{format} workbook reading");
+    let mut ticker = deadline.ticker(&what);
     let sheets = match format {
         Format::Xlsx => {
             let mut wb: Xlsx<_> = Xlsx::new(cursor).map_err(|e| workbook_error(&e, format))?;
             let mut out = Vec::new();
             for name in worksheet_names(&wb) {
-                match xlsx_sheet(&mut wb, &name) {
+                match xlsx_sheet(&mut wb, &name, &mut ticker)? {
                     Ok(rows) => out.push(SheetRows { name, rows }),
                     Err(e) => sheet_failed(&name, &e, format, &mut warnings)?,
                 }
@@ -195,7 +208,7 @@ fn read_calamine(bytes: &[u8], format: Format) -> Result<(Vec<SheetRows>, Vec<St
             let mut wb: Xlsb<_> = Xlsb::new(cursor).map_err(|e| workbook_error(&e, format))?;
             let mut out = Vec::new();
             for name in worksheet_names(&wb) {
-                match xlsb_sheet(&mut wb, &name) {
+                match xlsb_sheet(&mut wb, &name, &mut ticker)? {
                     Ok(rows) => out.push(SheetRows { name, rows }),
                     Err(e) => sheet_failed(&name, &e, format, &mut warnings)?,
                 }
@@ -204,11 +217,11 @@ fn read_calamine(bytes: &[u8], format: Format) -> Result<(Vec<SheetRows>, Vec<St
         }
         Format::Xls => {
             let wb: Xls<_> = Xls::new(cursor).map_err(|e| workbook_error(&e, format))?;
-            ranges(wb, format, &mut warnings)?
+            ranges(wb, format, &mut warnings, &mut ticker)?
         }
         Format::Ods => {
             let wb: Ods<_> = Ods::new(cursor).map_err(|e| workbook_error(&e, format))?;
-            ranges(wb, format, &mut warnings)?
+            ranges(wb, format, &mut warnings, &mut ticker)?
         }
         other => return Err(Error::Internal(format!("{other} is not a workbook format"))),
     };
@@ -225,7 +238,12 @@ fn worksheet_names<RS: std::io::Read + std::io::Seek, R: Reader<RS>>(wb: &R) -> 
 }
 
 /// Formats whose calamine reader builds whole ranges (XLS, ODS).
-fn ranges<RS, R>(mut wb: R, format: Format, warnings: &mut Vec<String>) -> Result<Vec<SheetRows>>
+fn ranges<RS, R>(
+    mut wb: R,
+    format: Format,
+    warnings: &mut Vec<String>,
+    ticker: &mut Ticker<'_>,
+) -> Result<Vec<SheetRows>>
 where
     RS: std::io::Read + std::io::Seek,
     R: Reader<RS>,
@@ -235,7 +253,7 @@ where
     for name in worksheet_names(&wb) {
         match wb.worksheet_range(&name) {
             Ok(range) => out.push(SheetRows {
-                rows: range_rows(&range),
+                rows: range_rows(&range, ticker)?,
                 name,
             }),
             Err(e) => sheet_failed(&name, &e.to_string(), format, warnings)?,
@@ -279,24 +297,50 @@ fn workbook_error(e: &dyn std::fmt::Display, format: Format) -> Error {
     )
 }
 
-fn xlsx_sheet(wb: &mut Xlsx<Cursor<&[u8]>>, name: &str) -> Result<Vec<Row>, String> {
-    let mut reader = wb.worksheet_cells_reader(name).map_err(|e| e.to_string())?;
+fn xlsx_sheet(
+    wb: &mut Xlsx<Cursor<&[u8]>>,
+    name: &str,
+    ticker: &mut Ticker<'_>,
+) -> Result<Result<Vec<Row>, String>> {
+    let mut reader = match wb.worksheet_cells_reader(name) {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
     let mut grid = GridBuilder::default();
-    while let Some(cell) = reader.next_cell().map_err(|e| e.to_string())? {
-        let (r, c) = cell.get_position();
-        grid.push(r, c, cell.get_value());
+    loop {
+        ticker.tick()?;
+        match reader.next_cell() {
+            Ok(Some(cell)) => {
+                let (r, c) = cell.get_position();
+                grid.push(r, c, cell.get_value());
+            }
+            Ok(None) => return Ok(Ok(grid.finish())),
+            Err(e) => return Ok(Err(e.to_string())),
+        }
     }
-    Ok(grid.finish())
 }
 
-fn xlsb_sheet(wb: &mut Xlsb<Cursor<&[u8]>>, name: &str) -> Result<Vec<Row>, String> {
-    let mut reader = wb.worksheet_cells_reader(name).map_err(|e| e.to_string())?;
+fn xlsb_sheet(
+    wb: &mut Xlsb<Cursor<&[u8]>>,
+    name: &str,
+    ticker: &mut Ticker<'_>,
+) -> Result<Result<Vec<Row>, String>> {
+    let mut reader = match wb.worksheet_cells_reader(name) {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
     let mut grid = GridBuilder::default();
-    while let Some(cell) = reader.next_cell().map_err(|e| e.to_string())? {
-        let (r, c) = cell.get_position();
-        grid.push(r, c, cell.get_value());
+    loop {
+        ticker.tick()?;
+        match reader.next_cell() {
+            Ok(Some(cell)) => {
+                let (r, c) = cell.get_position();
+                grid.push(r, c, cell.get_value());
+            }
+            Ok(None) => return Ok(Ok(grid.finish())),
+            Err(e) => return Ok(Err(e.to_string())),
+        }
     }
-    Ok(grid.finish())
 }
 
 /// Collects sparse cells (in any order) into sorted rows.
@@ -349,12 +393,13 @@ impl GridBuilder {
     }
 }
 
-fn range_rows(range: &Range<Data>) -> Vec<Row> {
+fn range_rows(range: &Range<Data>, ticker: &mut Ticker<'_>) -> Result<Vec<Row>> {
     let Some((row0, col0)) = range.start() else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     let mut rows = Vec::new();
     for (i, values) in range.rows().enumerate() {
+        ticker.tick()?;
         let cells: Vec<Cell> = values
             .iter()
             .enumerate()
@@ -375,7 +420,7 @@ fn range_rows(range: &Range<Data>) -> Vec<Row> {
             });
         }
     }
-    rows
+    Ok(rows)
 }
 
 type Rendered = (String, CellKind, Option<f64>);
@@ -902,7 +947,7 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 }
 
 /// Splits delimited text into rows with inferred cell kinds.
-pub(crate) fn csv_rows(text: &str, sheet_name: &str) -> Result<SheetRows> {
+pub(crate) fn csv_rows(text: &str, sheet_name: &str, deadline: Deadline) -> Result<SheetRows> {
     let delimiter = sniff_delimiter(text).map_or(b',', |s| s.delimiter);
     let mut rdr = csv::ReaderBuilder::new()
         .delimiter(delimiter)
@@ -912,7 +957,9 @@ pub(crate) fn csv_rows(text: &str, sheet_name: &str) -> Result<SheetRows> {
     let mut rows = Vec::new();
     let mut record = csv::StringRecord::new();
     let mut number: u32 = 0;
+    let mut ticker = deadline.ticker("csv");
     loop {
+        ticker.tick()?;
         match rdr.read_record(&mut record) {
             Ok(true) => {}
             Ok(false) => break,
@@ -1014,6 +1061,19 @@ fn looks_like_date(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A time limit no test reaches.
+    fn ample() -> Deadline {
+        Deadline::after(std::time::Duration::from_secs(600))
+    }
+
+    fn parse_workbook(bytes: &[u8], format: Format) -> Result<Document> {
+        super::parse_workbook(bytes, format, ample())
+    }
+
+    fn parse_csv(bytes: &[u8], sheet_name: &str) -> Result<Document> {
+        super::parse_csv(bytes, sheet_name, ample())
+    }
     use crate::parse::archive::tests::zip_of;
     use rust_xlsxwriter::{ExcelDateTime as XDate, Format as XFormat, Workbook};
 
@@ -1385,6 +1445,15 @@ mod tests {
                 ),
             ]
         );
+        // A sheet calamine builds whole is checked against the time limit once it is built.
+        let e = super::parse_workbook(
+            &bytes,
+            Format::Ods,
+            Deadline::after(std::time::Duration::ZERO),
+        )
+        .unwrap_err();
+        assert_eq!(e.reason(), Some(Reason::ParseTimeout), "{e}");
+        assert!(e.to_string().contains("ods workbook reading"), "{e}");
     }
 
     #[test]

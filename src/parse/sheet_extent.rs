@@ -404,6 +404,10 @@ fn count_attr(e: &BytesStart<'_>, name: &str) -> u64 {
 mod tests {
     use super::*;
 
+    fn ample() -> crate::parse::deadline::Deadline {
+        crate::parse::deadline::Deadline::after(std::time::Duration::from_secs(600))
+    }
+
     const CELL: &str =
         r#"<table:table-cell office:value-type="string"><text:p>x</text:p></table:table-cell>"#;
 
@@ -464,7 +468,8 @@ mod tests {
             ("content.xml", xml.as_bytes()),
         ]);
         // Through the spreadsheet parser, which measures before calamine reads.
-        let e = crate::parse::sheet::parse_workbook(&bytes, crate::parse::Format::Ods).unwrap_err();
+        let e = crate::parse::sheet::parse_workbook(&bytes, crate::parse::Format::Ods, ample())
+            .unwrap_err();
         assert_eq!(e.reason(), Some(Reason::TooManyCells), "{e}");
         assert!(e.to_string().contains("\"Bomb\""), "{e}");
         assert!(e.to_string().contains("10002 rows × 9002 columns"), "{e}");
@@ -544,8 +549,12 @@ mod tests {
         );
         // Through the spreadsheet parser: 16.8 million cells is refused before calamine reads
         // it (this shape made it take 1.07 GB), a small sheet passes the check.
-        let e = crate::parse::sheet::parse_workbook(&xls_of(&stream), crate::parse::Format::Xls)
-            .unwrap_err();
+        let e = crate::parse::sheet::parse_workbook(
+            &xls_of(&stream),
+            crate::parse::Format::Xls,
+            ample(),
+        )
+        .unwrap_err();
         assert_eq!(e.reason(), Some(Reason::TooManyCells), "{e}");
         assert!(
             e.to_string()

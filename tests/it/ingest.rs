@@ -388,3 +388,46 @@ fn a_sheet_spanning_millions_of_cells_is_refused_and_the_last_good_version_serve
     assert_eq!(hits[0].version, 1);
     assert!(hits[0].text.contains("129"), "{}", hits[0].text);
 }
+
+/// The parse time limit comes from `[limits] parse_timeout_ms`; a document that cannot be read
+/// in time is refused as `parse-timeout` and the version before it keeps serving.
+#[test]
+fn a_parse_over_its_time_limit_is_refused_and_the_last_good_version_serves() {
+    let env = Env::new();
+    let path = env.write(
+        "care.md",
+        "# Descaling\n\nDescale the kettle every month with citric acid.\n",
+    );
+    {
+        let lore = env.lore();
+        let kb = lore.kb("k").unwrap();
+        assert_eq!(created(&add(&kb, &path)), 1);
+    }
+    std::fs::write(
+        env.data.path().join("lore.toml"),
+        "[limits]\nparse_timeout_ms = 0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &path,
+        "# Descaling\n\nDescale the kettle every two weeks with vinegar.\n",
+    )
+    .unwrap();
+    let lore = env.lore();
+    let kb = lore.kb("k").unwrap();
+    let r = sync(&kb, "care.md");
+    assert_eq!(failed_reason(&r), "parse-timeout");
+    let d = kb.show("care.md").unwrap();
+    let error = d.source.last_error.as_ref().unwrap();
+    assert!(
+        error
+            .message
+            .contains("markdown parsing took longer than the parse time limit (0 ms)"),
+        "{}",
+        error.message
+    );
+    assert_eq!(d.source.active_version, Some(1));
+    let hits = kb.search("descale kettle", 5).unwrap().hits;
+    assert_eq!(hits[0].version, 1);
+    assert!(hits[0].text.contains("every month"), "{}", hits[0].text);
+}
