@@ -38,7 +38,9 @@ const EXPECTED: &[(&str, Expect)] = &[
     ("sheets/cloneEmptyWorksheetExample.xlsx", Reason("empty")),
     ("sheets/cloneWorksheetExample.xlsx", Blocks(2)),
     ("sheets/datasets.xls", Blocks(1253)),
-    ("sheets/datasets.xlsx", Blocks(253)),
+    // Its quakes sheet writes some numbers with a leading space: those cells are left out
+    // with a warning, the 1,000 rows kept (the sheet was lost whole before).
+    ("sheets/datasets.xlsx", Blocks(1253)),
     ("sheets/deaths.xls", Blocks(36)),
     ("sheets/deaths.xlsx", Blocks(36)),
     ("sheets/empty_file.ods", Reason("empty")),

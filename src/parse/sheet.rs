@@ -19,7 +19,9 @@ use super::deadline::{Deadline, Ticker};
 use super::decode::decode_text;
 use super::{Block, BlockKind, Document, Format, Location, ParseOptions, Parser};
 use crate::error::{Error, Reason, Result};
-use calamine::{Data, DataRef, ExcelDateTime, Ods, Range, Reader, SheetType, Xls, Xlsb, Xlsx};
+use calamine::{
+    Data, DataRef, ExcelDateTime, Ods, Range, Reader, SheetType, Xls, Xlsb, Xlsx, XlsxError,
+};
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::io::Cursor;
@@ -198,7 +200,7 @@ fn read_calamine(
             let mut out = Vec::new();
             for name in worksheet_names(&wb) {
                 match xlsx_sheet(&mut wb, &name, &mut ticker)? {
-                    Ok(rows) => out.push(SheetRows { name, rows }),
+                    Ok(read) => read.keep(name, format, &mut out, &mut warnings)?,
                     Err(e) => sheet_failed(&name, &e, format, &mut warnings)?,
                 }
             }
@@ -209,7 +211,7 @@ fn read_calamine(
             let mut out = Vec::new();
             for name in worksheet_names(&wb) {
                 match xlsb_sheet(&mut wb, &name, &mut ticker)? {
-                    Ok(rows) => out.push(SheetRows { name, rows }),
+                    Ok(read) => read.keep(name, format, &mut out, &mut warnings)?,
                     Err(e) => sheet_failed(&name, &e, format, &mut warnings)?,
                 }
             }
@@ -297,16 +299,96 @@ fn workbook_error(e: &dyn std::fmt::Display, format: Format) -> Error {
     )
 }
 
+/// Most unreadable cells one sheet may skip before the rest of it is given up.
+const MAX_SKIPPED_CELLS: usize = 100_000;
+
+/// What reading one sheet cell by cell gave: its rows, and what went wrong on the way.
+struct SheetRead {
+    rows: Vec<Row>,
+    /// Cells whose value could not be read (a number written `" 41"`), left out; with the
+    /// first error.
+    skipped: usize,
+    first_skip: Option<String>,
+    /// Why the sheet ends early: the rows before it are kept.
+    broken: Option<String>,
+}
+
+impl SheetRead {
+    /// Adds the sheet to `out` with its warnings. A sheet broken before its first row is a
+    /// sheet that could not be read at all ([`sheet_failed`]).
+    fn keep(
+        self,
+        name: String,
+        format: Format,
+        out: &mut Vec<SheetRows>,
+        warnings: &mut Vec<String>,
+    ) -> Result<()> {
+        if let Some(e) = &self.broken {
+            if self.rows.is_empty() {
+                return sheet_failed(&name, e, format, warnings);
+            }
+            // A zip bomb is refused whatever was read before it.
+            if archive::is_oversize_error(e) {
+                return Err(oversize(format));
+            }
+        }
+        if self.skipped > 0 {
+            warnings.push(format!(
+                "sheet {name}: {} cell{} could not be read and {} left out ({})",
+                self.skipped,
+                if self.skipped == 1 { "" } else { "s" },
+                if self.skipped == 1 { "was" } else { "were" },
+                self.first_skip.as_deref().unwrap_or("unknown error"),
+            ));
+        }
+        if let Some(e) = self.broken {
+            let last = self.rows.last().map_or(0, |r| r.number);
+            warnings.push(format!(
+                "sheet {name} is damaged after row {last}: {e}; the rows before it are kept"
+            ));
+        }
+        out.push(SheetRows {
+            name,
+            rows: self.rows,
+        });
+        Ok(())
+    }
+}
+
+/// An XLSX error confined to one cell (its value or its address), after which calamine's cell
+/// reader goes on with the next cell; anything else (broken XML, the archive) ends the sheet.
+fn cell_level(e: &XlsxError) -> bool {
+    matches!(
+        e,
+        XlsxError::Parse(_)
+            | XlsxError::ParseFloat(_)
+            | XlsxError::ParseInt(_)
+            | XlsxError::XmlAttr(_)
+            | XlsxError::Alphanumeric(_)
+            | XlsxError::NumericColumn(_)
+            | XlsxError::RangeWithoutColumnComponent
+            | XlsxError::RangeWithoutRowComponent
+            | XlsxError::ColumnNumberOverflow
+            | XlsxError::RowNumberOverflow
+            | XlsxError::CellTAttribute(_)
+            | XlsxError::CellError(_)
+            | XlsxError::Unrecognized { .. }
+    )
+}
+
+/// Reads an XLSX sheet cell by cell. A cell that cannot be read is left out (with a warning),
+/// not the sheet: one number written `" 41"` used to cost a sheet of a thousand rows.
 fn xlsx_sheet(
     wb: &mut Xlsx<Cursor<&[u8]>>,
     name: &str,
     ticker: &mut Ticker<'_>,
-) -> Result<Result<Vec<Row>, String>> {
+) -> Result<Result<SheetRead, String>> {
     let mut reader = match wb.worksheet_cells_reader(name) {
         Ok(r) => r,
         Err(e) => return Ok(Err(e.to_string())),
     };
     let mut grid = GridBuilder::default();
+    let (mut skipped, mut first_skip, mut broken) = (0, None, None);
     loop {
         ticker.tick()?;
         match reader.next_cell() {
@@ -314,22 +396,38 @@ fn xlsx_sheet(
                 let (r, c) = cell.get_position();
                 grid.push(r, c, cell.get_value());
             }
-            Ok(None) => return Ok(Ok(grid.finish())),
-            Err(e) => return Ok(Err(e.to_string())),
+            Ok(None) => break,
+            Err(e) if cell_level(&e) && skipped < MAX_SKIPPED_CELLS => {
+                skipped += 1;
+                first_skip.get_or_insert_with(|| e.to_string());
+            }
+            Err(e) => {
+                broken = Some(e.to_string());
+                break;
+            }
         }
     }
+    Ok(Ok(SheetRead {
+        rows: grid.finish(),
+        skipped,
+        first_skip,
+        broken,
+    }))
 }
 
+/// Reads an XLSB sheet cell by cell. Records are binary, so after an error nothing tells
+/// where the next one starts: the sheet ends there, keeping the rows before it.
 fn xlsb_sheet(
     wb: &mut Xlsb<Cursor<&[u8]>>,
     name: &str,
     ticker: &mut Ticker<'_>,
-) -> Result<Result<Vec<Row>, String>> {
+) -> Result<Result<SheetRead, String>> {
     let mut reader = match wb.worksheet_cells_reader(name) {
         Ok(r) => r,
         Err(e) => return Ok(Err(e.to_string())),
     };
     let mut grid = GridBuilder::default();
+    let mut broken = None;
     loop {
         ticker.tick()?;
         match reader.next_cell() {
@@ -337,10 +435,19 @@ fn xlsb_sheet(
                 let (r, c) = cell.get_position();
                 grid.push(r, c, cell.get_value());
             }
-            Ok(None) => return Ok(Ok(grid.finish())),
-            Err(e) => return Ok(Err(e.to_string())),
+            Ok(None) => break,
+            Err(e) => {
+                broken = Some(e.to_string());
+                break;
+            }
         }
     }
+    Ok(Ok(SheetRead {
+        rows: grid.finish(),
+        skipped: 0,
+        first_skip: None,
+        broken,
+    }))
 }
 
 /// Collects sparse cells (in any order) into sorted rows.
@@ -1377,6 +1484,126 @@ mod tests {
         patch_declared_size(&mut bytes, 2000);
         let e = parse_workbook(&bytes, Format::Xlsx).unwrap_err();
         assert_eq!(e.reason(), Some(Reason::ZipBomb), "{e}");
+    }
+
+    /// A hand-written XLSX: each sheet is a name and the XML inside its `<sheetData>`.
+    fn xlsx_of(sheets: &[(&str, &str)]) -> Vec<u8> {
+        let mut book = String::from(
+            r#"<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>"#,
+        );
+        let mut rels = String::from(
+            r#"<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">"#,
+        );
+        let mut parts = Vec::new();
+        for (i, (name, data)) in sheets.iter().enumerate() {
+            let n = i + 1;
+            book.push_str(&format!(
+                r#"<sheet name="{name}" sheetId="{n}" r:id="rId{n}"/>"#
+            ));
+            rels.push_str(&format!(
+                r#"<Relationship Id="rId{n}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet{n}.xml"/>"#
+            ));
+            parts.push((
+                format!("xl/worksheets/sheet{n}.xml"),
+                format!(
+                    r#"<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>{data}</sheetData></worksheet>"#
+                ),
+            ));
+        }
+        book.push_str("</sheets></workbook>");
+        rels.push_str("</Relationships>");
+        parts.push(("xl/workbook.xml".into(), book));
+        parts.push(("xl/_rels/workbook.xml.rels".into(), rels));
+        parts.push((
+            "_rels/.rels".into(),
+            r#"<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#.into(),
+        ));
+        let entries: Vec<(&str, &[u8])> = parts
+            .iter()
+            .map(|(n, c)| (n.as_str(), c.as_bytes()))
+            .collect();
+        zip_of(&entries)
+    }
+
+    fn inline(r: &str, text: &str) -> String {
+        format!(r#"<c r="{r}" t="inlineStr"><is><t>{text}</t></is></c>"#)
+    }
+
+    fn num(r: &str, v: &str) -> String {
+        format!(r#"<c r="{r}" t="n"><v>{v}</v></c>"#)
+    }
+
+    #[test]
+    fn an_unreadable_cell_is_left_out_not_its_sheet() {
+        // Numbers written with a leading space (seen in a real workbook): calamine cannot
+        // read them, and used to fail the whole sheet.
+        let data = format!(
+            r#"<row r="1">{}{}</row><row r="2">{}{}</row><row r="3">{}{}</row><row r="4">{}{}</row>"#,
+            inline("A1", "Place"),
+            inline("B1", "Stations"),
+            inline("A2", "Fiji"),
+            num("B2", " 41"),
+            inline("A3", "Tonga"),
+            num("B3", "15"),
+            inline("A4", "Samoa"),
+            num("B4", " 43"),
+        );
+        let doc = parse_workbook(&xlsx_of(&[("Quakes", &data)]), Format::Xlsx).unwrap();
+        assert_eq!(
+            texts(&doc),
+            vec![
+                t("Quakes", "Place: Fiji", 2),
+                t("Quakes", "Place: Tonga; Stations: 15", 3),
+                t("Quakes", "Place: Samoa", 4),
+            ]
+        );
+        assert_eq!(doc.warnings.len(), 1, "{:?}", doc.warnings);
+        assert!(
+            doc.warnings[0]
+                .starts_with("sheet Quakes: 2 cells could not be read and were left out ("),
+            "{:?}",
+            doc.warnings
+        );
+    }
+
+    #[test]
+    fn a_sheet_broken_halfway_keeps_the_rows_before_the_break() {
+        let good = format!(
+            r#"<row r="1">{}{}</row><row r="2">{}{}</row>"#,
+            inline("A1", "Item"),
+            inline("B1", "Price"),
+            inline("A2", "Hand Grinder"),
+            num("B2", "69.9"),
+        );
+        let broken = format!(r#"{good}<row r="3"><c r="A3" t="n"><v>1</v></x></row>"#);
+        let bytes = xlsx_of(&[("Prices", &broken), ("Notes", &good)]);
+        let doc = parse_workbook(&bytes, Format::Xlsx).unwrap();
+        assert_eq!(
+            texts(&doc),
+            vec![
+                t("Prices", "Item: Hand Grinder; Price: 69.9", 2),
+                t("Notes", "Item: Hand Grinder; Price: 69.9", 2),
+            ]
+        );
+        assert_eq!(doc.warnings.len(), 1, "{:?}", doc.warnings);
+        assert!(
+            doc.warnings[0].starts_with("sheet Prices is damaged after row 2: "),
+            "{:?}",
+            doc.warnings
+        );
+        assert!(doc.warnings[0].ends_with("; the rows before it are kept"));
+        // Broken before its first row, a sheet is one that could not be read.
+        let bytes = xlsx_of(&[
+            ("Prices", r#"<row r="1"><c r="A1"></x></row>"#),
+            ("Notes", &good),
+        ]);
+        let doc = parse_workbook(&bytes, Format::Xlsx).unwrap();
+        assert_eq!(texts(&doc).len(), 1);
+        assert!(
+            doc.warnings[0].starts_with("sheet Prices could not be read: "),
+            "{:?}",
+            doc.warnings
+        );
     }
 
     #[test]
