@@ -196,6 +196,7 @@ impl Rules {
             "nav" | "aside" if self.drop_chrome => return true,
             "header" | "footer" if self.drop_header_footer => return true,
             "form" if self.drop_forms => return true,
+            "a" if is_permalink(el) => return true,
             _ => {}
         }
         if e.attr("hidden").is_some()
@@ -207,6 +208,20 @@ impl Rules {
         }
         self.drop_chrome && is_banner(el)
     }
+}
+
+/// A heading's permalink: a link to an anchor on the same page whose text is a symbol, not a
+/// word (Sphinx and MkDocs `¶`, Hugo `#`, `§`, `🔗`, Docusaurus' zero-width space). Kept, it
+/// ends every heading of a documentation page and its citations ("Core Language¶").
+fn is_permalink(a: ElementRef<'_>) -> bool {
+    if !a.value().attr("href").is_some_and(|h| h.starts_with('#')) {
+        return false;
+    }
+    let mut text = a.text().flat_map(str::chars).filter(|c| {
+        !c.is_whitespace() && !matches!(c, '\u{200b}' | '\u{200c}' | '\u{200d}' | '\u{feff}')
+    });
+    let first = text.next();
+    first.is_none_or(|c| !c.is_alphanumeric()) && text.next().is_none()
 }
 
 /// `style="display: none"` or `visibility: hidden`.
@@ -793,6 +808,34 @@ mod tests {
         );
         assert!(doc.blocks.iter().all(|b| b.location.is_empty()));
         assert!(doc.warnings.is_empty());
+    }
+
+    #[test]
+    fn heading_permalinks_are_not_part_of_headings() {
+        let doc = parse(
+            r##"<html><body><main>
+            <h1>Programming FAQ<a class="headerlink" href="#programming-faq">¶</a></h1>
+            <h2 id="core">Core Language <a class="anchor" href="#core">#</a></h2>
+            <p>See <a href="#core">the core section</a>, note <a href="#fn1">1</a>.</p>
+            <h3>Loops<a href="#loops" aria-label="Direct link">&#8203;</a></h3>
+            <p>Use for.<a href="#fnref1">↩</a></p>
+            </main></body></html>"##,
+        );
+        assert_eq!(
+            summary(&doc),
+            vec![
+                (
+                    "Programming FAQ > Core Language".into(),
+                    "See the core section, note 1.",
+                    Paragraph
+                ),
+                (
+                    "Programming FAQ > Core Language > Loops".into(),
+                    "Use for.",
+                    Paragraph
+                ),
+            ]
+        );
     }
 
     #[test]
