@@ -14,6 +14,7 @@
 //! password → `password-protected`; pages that are only images → `image-only`; more pages
 //! than allowed → `too-many-pages` (or truncation with a warning, per [`ParseOptions`]).
 
+mod bookmarks;
 mod content;
 mod encoding;
 mod font;
@@ -245,6 +246,12 @@ pub fn parse_with_limits(
         pages.len()
     };
     let title = title(&doc);
+    // A broken outline only costs the bookmarks: the font sizes then decide the headings.
+    let bookmarks = catch_unwind(AssertUnwindSafe(|| bookmarks::read(&doc, &pages)))
+        .unwrap_or_else(|_| {
+            tracing::warn!("the pdf's outline could not be read; headings from font sizes");
+            Vec::new()
+        });
 
     let ctx = Ctx::new(&doc, limits, started);
     let results: Vec<Result<content::PageOut>> = pages[..keep]
@@ -316,7 +323,7 @@ pub fn parse_with_limits(
             "running lines and contents entries left out"
         );
     }
-    let (blocks, title) = outline(outs, title);
+    let (blocks, title) = outline(outs, title, &bookmarks);
     tracing::debug!(
         pages = total,
         blocks = blocks.len(),
@@ -450,35 +457,39 @@ fn drop_contents_lines(outs: &mut [content::PageOut]) -> usize {
     dropped
 }
 
-/// The pages' blocks with heading paths (see `headings`), and the title: the document's own,
-/// else its first top-level heading.
-fn outline(outs: Vec<content::PageOut>, mut title: Option<String>) -> (Vec<Block>, Option<String>) {
-    let all: Vec<(u32, layout::TextBlock)> = outs
+/// The pages' blocks with heading paths, and the title: the document's own, else its first
+/// top-level heading. Headings come from the bookmarks when most of them are found in the
+/// text (see `bookmarks`), else from font sizes (see `headings`).
+fn outline(
+    outs: Vec<content::PageOut>,
+    mut title: Option<String>,
+    bookmarks: &[bookmarks::Entry],
+) -> (Vec<Block>, Option<String>) {
+    let mut all: Vec<(u32, layout::TextBlock)> = outs
         .into_iter()
         .enumerate()
         .flat_map(|(i, o)| o.blocks.into_iter().map(move |b| (i as u32 + 1, b)))
         .collect();
-    let levels = headings::levels(&all.iter().map(|(_, b)| b).collect::<Vec<_>>());
+    let paged: Vec<(u32, &layout::TextBlock)> = all.iter().map(|(p, b)| (*p, b)).collect();
+    let by_size = headings::levels(&paged.iter().map(|(_, b)| *b).collect::<Vec<_>>());
+    // The title is the largest heading, whatever the bookmarks say: their first entry is
+    // often "Preface" or "Contents".
+    if title.is_none() {
+        title = (0..all.len())
+            .find(|&i| by_size[i] == Some(1) && has_body(&by_size, i))
+            .map(|i| all[i].1.text.clone());
+    }
+    let levels = match bookmarks::headings_from(bookmarks, &paged) {
+        Some(found) => split_headings(&mut all, found),
+        None => by_size,
+    };
     let mut path: Vec<(u8, String)> = Vec::new();
     let mut blocks = Vec::with_capacity(all.len());
     for (i, (page, b)) in all.into_iter().enumerate() {
         if let Some(level) = levels[i] {
-            // A heading with nothing under it (the next heading of its level or above comes
-            // first, or the end) stays a paragraph, so its text is not lost.
-            let has_body = levels[i + 1..]
-                .iter()
-                .find_map(|l| match l {
-                    None => Some(true),
-                    Some(n) if *n <= level => Some(false),
-                    Some(_) => None,
-                })
-                .unwrap_or(false);
-            if has_body {
+            if has_body(&levels, i) {
                 while path.last().is_some_and(|(l, _)| *l >= level) {
                     path.pop();
-                }
-                if level == 1 && title.is_none() {
-                    title = Some(b.text.clone());
                 }
                 path.push((level, b.text));
                 continue;
@@ -496,6 +507,60 @@ fn outline(outs: Vec<content::PageOut>, mut title: Option<String>) -> (Vec<Block
         });
     }
     (blocks, title)
+}
+
+/// Heading levels for the bookmarks' headings, splitting a block whose heading runs into its
+/// first paragraph into the heading and the paragraph.
+fn split_headings(
+    all: &mut Vec<(u32, layout::TextBlock)>,
+    found: Vec<Option<bookmarks::Heading>>,
+) -> Vec<Option<u8>> {
+    let mut levels = Vec::with_capacity(found.len());
+    let mut out = Vec::with_capacity(all.len());
+    for ((page, block), heading) in std::mem::take(all).into_iter().zip(found) {
+        match heading {
+            None => {
+                out.push((page, block));
+                levels.push(None);
+            }
+            Some(bookmarks::Heading::Whole(level)) => {
+                out.push((page, block));
+                levels.push(Some(level));
+            }
+            Some(bookmarks::Heading::Leading { level, end }) => {
+                let rest = layout::TextBlock {
+                    text: block.text[end..].trim_start().to_string(),
+                    ..block
+                };
+                let head = layout::TextBlock {
+                    text: block.text[..end].to_string(),
+                    ..rest.clone()
+                };
+                out.push((page, head));
+                levels.push(Some(level));
+                out.push((page, rest));
+                levels.push(None);
+            }
+        }
+    }
+    *all = out;
+    levels
+}
+
+/// Whether the heading at `i` has text under it before the next heading of its level or above.
+/// One without stays a paragraph, so its text is not lost.
+fn has_body(levels: &[Option<u8>], i: usize) -> bool {
+    let Some(level) = levels[i] else {
+        return false;
+    };
+    levels[i + 1..]
+        .iter()
+        .find_map(|l| match l {
+            None => Some(true),
+            Some(n) if *n <= level => Some(false),
+            Some(_) => None,
+        })
+        .unwrap_or(false)
 }
 
 /// Runs `f`, turning a panic inside lopdf (or lore) into a `corrupted` error: no input may
@@ -772,6 +837,116 @@ mod tests {
 
     fn text_page(words: &str) -> Vec<u8> {
         format!("BT /F1 12 Tf 72 720 Td ({words}) Tj ET").into_bytes()
+    }
+
+    /// Lines in one font size, 40 units apart (one block each).
+    fn lines_page(lines: &[&str]) -> Vec<u8> {
+        let body: String = lines
+            .iter()
+            .map(|l| format!("({l}) Tj 0 -40 Td "))
+            .collect();
+        format!("BT /F1 12 Tf 72 720 Td {body}ET").into_bytes()
+    }
+
+    #[test]
+    fn bookmarks_give_the_headings_when_font_sizes_cannot() {
+        let mut pdf = Pdf::new();
+        pdf.helvetica()
+            .page(&lines_page(&[
+                "Returns",
+                "Items can be sent back within thirty days.",
+                "Refund timing",
+                "Refunds reach your card in five days.",
+            ]))
+            .page(&lines_page(&[
+                "1.2 Shipping by sea Parcels travel by boat for weeks.",
+            ]));
+        let page_ids: Vec<ObjectId> = pdf.kids.iter().map(|k| k.as_reference().unwrap()).collect();
+        let plain = pdf.build();
+        let paths = |doc: &Document| -> Vec<(String, String)> {
+            doc.blocks
+                .iter()
+                .map(|b| (b.heading_path.join(" > "), b.text.clone()))
+                .collect()
+        };
+        // One font size: no headings without bookmarks.
+        let without = parse(&save(plain.clone())).unwrap();
+        assert!(without.blocks.iter().all(|b| b.heading_path.is_empty()));
+
+        let with_outline = |looping: bool| {
+            let mut doc = plain.clone();
+            let (a, b, c) = (
+                doc.new_object_id(),
+                doc.new_object_id(),
+                doc.new_object_id(),
+            );
+            let root = doc.new_object_id();
+            let dest = |page: ObjectId| -> Object {
+                vec![
+                    page.into(),
+                    "XYZ".into(),
+                    Object::Null,
+                    Object::Null,
+                    Object::Null,
+                ]
+                .into()
+            };
+            let mut item_b = dictionary! {
+                "Title" => Object::string_literal("Shipping by sea"),
+                "Parent" => root,
+                "Prev" => a,
+                "A" => dictionary! { "S" => "GoTo", "D" => dest(page_ids[1]) },
+            };
+            if looping {
+                item_b.set("Next", a);
+            }
+            doc.objects.insert(b, Object::Dictionary(item_b));
+            doc.objects.insert(
+                a,
+                Object::Dictionary(dictionary! {
+                    "Title" => Object::string_literal("Returns"),
+                    "Parent" => root, "Next" => b, "First" => c, "Last" => c,
+                    "Dest" => dest(page_ids[0]),
+                }),
+            );
+            // A named destination, through the /Names tree.
+            doc.objects.insert(
+                c,
+                Object::Dictionary(dictionary! {
+                    "Title" => Object::string_literal("Refund timing"),
+                    "Parent" => a,
+                    "Dest" => Object::string_literal("refunds"),
+                }),
+            );
+            doc.objects.insert(
+                root,
+                Object::Dictionary(dictionary! { "Type" => "Outlines", "First" => a, "Last" => b }),
+            );
+            let names = doc.add_object(dictionary! {
+                "Names" => vec![Object::string_literal("refunds"), dest(page_ids[0])],
+            });
+            let catalog = doc.catalog_mut().unwrap();
+            catalog.set("Outlines", root);
+            catalog.set("Names", dictionary! { "Dests" => names });
+            parse(&save(doc)).unwrap()
+        };
+        let expected = vec![
+            (
+                "Returns".to_string(),
+                "Items can be sent back within thirty days.".to_string(),
+            ),
+            (
+                "Returns > Refund timing".into(),
+                "Refunds reach your card in five days.".into(),
+            ),
+            (
+                "1.2 Shipping by sea".into(),
+                "Parcels travel by boat for weeks.".into(),
+            ),
+        ];
+        assert_eq!(paths(&with_outline(false)), expected);
+        // An outline whose last item links back to the first is read once, not forever.
+        assert_eq!(paths(&with_outline(true)), expected);
     }
 
     #[test]
