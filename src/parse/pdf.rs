@@ -358,11 +358,21 @@ fn drop_running_lines(outs: &mut [content::PageOut]) -> usize {
     if pages < 3 {
         return 0;
     }
+    // Page numbers masked: digits, and front matter's roman numerals ("Guide iv").
     let mask = |t: &str| -> String {
-        t.chars()
-            .map(|c| if c.is_ascii_digit() { '#' } else { c })
-            .collect::<String>()
-            .to_lowercase()
+        t.to_lowercase()
+            .split(' ')
+            .map(|w| {
+                if !w.is_empty() && w.len() <= 6 && w.chars().all(|c| "ivxlcdm".contains(c)) {
+                    "#".to_string()
+                } else {
+                    w.chars()
+                        .map(|c| if c.is_ascii_digit() { '#' } else { c })
+                        .collect()
+                }
+            })
+            .collect::<Vec<String>>()
+            .join(" ")
     };
     let edges = |o: &content::PageOut| -> Vec<usize> {
         let n = o.blocks.len();
@@ -969,7 +979,9 @@ mod tests {
                     }
                 }
             }
-            c += &format!("/F1 10 Tf 1 0 0 1 72 40 Tm (Brisa Guide - Page {n} of 3) Tj ET");
+            // Page numbers in digits and in roman numerals, as front matter has them.
+            let roman = ["i", "ii", "iii"][n as usize - 1];
+            c += &format!("/F1 10 Tf 1 0 0 1 72 40 Tm (Brisa Guide {roman} - Page {n} of 3) Tj ET");
             c.into_bytes()
         };
         let bytes = Pdf::new()
