@@ -100,7 +100,7 @@ fn extract(html: &Html, deadline: Deadline) -> Result<Document> {
     Ok(doc)
 }
 
-/// `<title>` in `<head>`, else the first `<h1>`.
+/// `<title>` in `<head>` without the site's name after it, else the first `<h1>`.
 fn title(root: ElementRef<'_>) -> Option<String> {
     let in_head = root
         .descendent_elements()
@@ -110,15 +110,28 @@ fn title(root: ElementRef<'_>) -> Option<String> {
                     .and_then(ElementRef::wrap)
                     .is_some_and(|p| p.value().name() == "head")
         })
-        .map(|t| normalize_ws(&t.text().collect::<String>()));
-    in_head
-        .filter(|t| !t.is_empty())
-        .or_else(|| {
-            root.descendent_elements()
-                .find(|e| e.value().name() == "h1")
-                .map(|h1| plain_text(h1, Rules::FRAGMENT))
-        })
-        .filter(|t| !t.is_empty())
+        .map(|t| normalize_ws(&t.text().collect::<String>()))
+        .filter(|t| !t.is_empty());
+    let h1 = root
+        .descendent_elements()
+        .find(|e| e.value().name() == "h1")
+        .map(|h1| plain_text(h1, Rules::FRAGMENT))
+        .filter(|t| !t.is_empty());
+    match (in_head, h1) {
+        (Some(t), Some(h)) => Some(without_site_name(&t, &h).unwrap_or(t)),
+        (t, h) => t.or(h),
+    }
+}
+
+/// `title` is often the page's heading, a separator and the site's name ("ast — Abstract
+/// Syntax Trees — Python 3.11.2 documentation", "Returns | Brisa Coffee"): then the heading
+/// alone, which is what the page is about.
+fn without_site_name(title: &str, h1: &str) -> Option<String> {
+    let rest = title.strip_prefix(h1)?;
+    [" — ", " – ", " - ", " | ", " · ", " :: "]
+        .iter()
+        .any(|sep| rest.starts_with(sep) && rest.len() > sep.len())
+        .then(|| h1.to_string())
 }
 
 /// The element holding the page's content, by decreasing confidence.
@@ -808,6 +821,37 @@ mod tests {
         );
         assert!(doc.blocks.iter().all(|b| b.location.is_empty()));
         assert!(doc.warnings.is_empty());
+    }
+
+    #[test]
+    fn the_title_leaves_out_the_site_name() {
+        let page = |title: &str, h1: &str| {
+            parse(&format!(
+                "<html><head><title>{title}</title></head><body><h1>{h1}</h1><p>Text.</p></body></html>"
+            ))
+            .title
+        };
+        assert_eq!(
+            page("Returns | Brisa Coffee", "Returns").as_deref(),
+            Some("Returns")
+        );
+        assert_eq!(
+            page(
+                "ast — Abstract Syntax Trees — Python 3.11.2 documentation",
+                "ast — Abstract Syntax Trees"
+            )
+            .as_deref(),
+            Some("ast — Abstract Syntax Trees")
+        );
+        // A title that says more than the heading, or something else, stays.
+        assert_eq!(
+            page("Returns and refunds", "Returns").as_deref(),
+            Some("Returns and refunds")
+        );
+        assert_eq!(
+            page("Brisa Coffee", "Returns").as_deref(),
+            Some("Brisa Coffee")
+        );
     }
 
     #[test]
