@@ -858,8 +858,11 @@ mod tests {
         format!("BT /F1 12 Tf 72 720 Td {body}ET").into_bytes()
     }
 
-    #[test]
-    fn bookmarks_give_the_headings_when_font_sizes_cannot() {
+    /// A two-page PDF in one font size, with (`Some(looping)`) or without an outline:
+    /// "Returns" (an explicit destination) holding "Refund timing" (a named one, through the
+    /// `/Names` tree), then "Shipping by sea" (a `GoTo` action) run into its paragraph. A
+    /// looping outline's last item links back to the first.
+    fn outlined_pdf(outline: Option<bool>) -> Vec<u8> {
         let mut pdf = Pdf::new();
         pdf.helvetica()
             .page(&lines_page(&[
@@ -872,74 +875,77 @@ mod tests {
                 "1.2 Shipping by sea Parcels travel by boat for weeks.",
             ]));
         let page_ids: Vec<ObjectId> = pdf.kids.iter().map(|k| k.as_reference().unwrap()).collect();
-        let plain = pdf.build();
-        let paths = |doc: &Document| -> Vec<(String, String)> {
-            doc.blocks
+        let mut doc = pdf.build();
+        let Some(looping) = outline else {
+            return save(doc);
+        };
+        let (a, b, c) = (
+            doc.new_object_id(),
+            doc.new_object_id(),
+            doc.new_object_id(),
+        );
+        let root = doc.new_object_id();
+        let dest = |page: ObjectId| -> Object {
+            vec![
+                page.into(),
+                "XYZ".into(),
+                Object::Null,
+                Object::Null,
+                Object::Null,
+            ]
+            .into()
+        };
+        let mut item_b = dictionary! {
+            "Title" => Object::string_literal("Shipping by sea"),
+            "Parent" => root,
+            "Prev" => a,
+            "A" => dictionary! { "S" => "GoTo", "D" => dest(page_ids[1]) },
+        };
+        if looping {
+            item_b.set("Next", a);
+        }
+        doc.objects.insert(b, Object::Dictionary(item_b));
+        doc.objects.insert(
+            a,
+            Object::Dictionary(dictionary! {
+                "Title" => Object::string_literal("Returns"),
+                "Parent" => root, "Next" => b, "First" => c, "Last" => c,
+                "Dest" => dest(page_ids[0]),
+            }),
+        );
+        doc.objects.insert(
+            c,
+            Object::Dictionary(dictionary! {
+                "Title" => Object::string_literal("Refund timing"),
+                "Parent" => a,
+                "Dest" => Object::string_literal("refunds"),
+            }),
+        );
+        doc.objects.insert(
+            root,
+            Object::Dictionary(dictionary! { "Type" => "Outlines", "First" => a, "Last" => b }),
+        );
+        let names = doc.add_object(dictionary! {
+            "Names" => vec![Object::string_literal("refunds"), dest(page_ids[0])],
+        });
+        let catalog = doc.catalog_mut().unwrap();
+        catalog.set("Outlines", root);
+        catalog.set("Names", dictionary! { "Dests" => names });
+        save(doc)
+    }
+
+    #[test]
+    fn bookmarks_give_the_headings_when_font_sizes_cannot() {
+        let paths = |bytes: Vec<u8>| -> Vec<(String, String)> {
+            parse(&bytes)
+                .unwrap()
+                .blocks
                 .iter()
                 .map(|b| (b.heading_path.join(" > "), b.text.clone()))
                 .collect()
         };
         // One font size: no headings without bookmarks.
-        let without = parse(&save(plain.clone())).unwrap();
-        assert!(without.blocks.iter().all(|b| b.heading_path.is_empty()));
-
-        let with_outline = |looping: bool| {
-            let mut doc = plain.clone();
-            let (a, b, c) = (
-                doc.new_object_id(),
-                doc.new_object_id(),
-                doc.new_object_id(),
-            );
-            let root = doc.new_object_id();
-            let dest = |page: ObjectId| -> Object {
-                vec![
-                    page.into(),
-                    "XYZ".into(),
-                    Object::Null,
-                    Object::Null,
-                    Object::Null,
-                ]
-                .into()
-            };
-            let mut item_b = dictionary! {
-                "Title" => Object::string_literal("Shipping by sea"),
-                "Parent" => root,
-                "Prev" => a,
-                "A" => dictionary! { "S" => "GoTo", "D" => dest(page_ids[1]) },
-            };
-            if looping {
-                item_b.set("Next", a);
-            }
-            doc.objects.insert(b, Object::Dictionary(item_b));
-            doc.objects.insert(
-                a,
-                Object::Dictionary(dictionary! {
-                    "Title" => Object::string_literal("Returns"),
-                    "Parent" => root, "Next" => b, "First" => c, "Last" => c,
-                    "Dest" => dest(page_ids[0]),
-                }),
-            );
-            // A named destination, through the /Names tree.
-            doc.objects.insert(
-                c,
-                Object::Dictionary(dictionary! {
-                    "Title" => Object::string_literal("Refund timing"),
-                    "Parent" => a,
-                    "Dest" => Object::string_literal("refunds"),
-                }),
-            );
-            doc.objects.insert(
-                root,
-                Object::Dictionary(dictionary! { "Type" => "Outlines", "First" => a, "Last" => b }),
-            );
-            let names = doc.add_object(dictionary! {
-                "Names" => vec![Object::string_literal("refunds"), dest(page_ids[0])],
-            });
-            let catalog = doc.catalog_mut().unwrap();
-            catalog.set("Outlines", root);
-            catalog.set("Names", dictionary! { "Dests" => names });
-            parse(&save(doc)).unwrap()
-        };
+        assert!(paths(outlined_pdf(None)).iter().all(|(p, _)| p.is_empty()));
         let expected = vec![
             (
                 "Returns".to_string(),
@@ -954,9 +960,9 @@ mod tests {
                 "Parcels travel by boat for weeks.".into(),
             ),
         ];
-        assert_eq!(paths(&with_outline(false)), expected);
+        assert_eq!(paths(outlined_pdf(Some(false))), expected);
         // An outline whose last item links back to the first is read once, not forever.
-        assert_eq!(paths(&with_outline(true)), expected);
+        assert_eq!(paths(outlined_pdf(Some(true))), expected);
     }
 
     #[test]
@@ -1618,6 +1624,7 @@ endcmap CMapName currentdict /CMap defineresource pop end end"
                 .page(b"BT /F2 10 Tf [<00010002> -300 <0003>] TJ ET /Im1 Do")
                 .bytes(),
             encrypted(""),
+            outlined_pdf(Some(true)),
         ];
         let mut x = 0x2545_F491_u32;
         let mut rnd = |n: usize| {
