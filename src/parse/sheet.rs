@@ -383,36 +383,10 @@ fn xlsx_sheet(
     name: &str,
     ticker: &mut Ticker<'_>,
 ) -> Result<Result<SheetRead, String>> {
-    let mut reader = match wb.worksheet_cells_reader(name) {
-        Ok(r) => r,
-        Err(e) => return Ok(Err(e.to_string())),
-    };
-    let mut grid = GridBuilder::default();
-    let (mut skipped, mut first_skip, mut broken) = (0, None, None);
-    loop {
-        ticker.tick()?;
-        match reader.next_cell() {
-            Ok(Some(cell)) => {
-                let (r, c) = cell.get_position();
-                grid.push(r, c, cell.get_value());
-            }
-            Ok(None) => break,
-            Err(e) if cell_level(&e) && skipped < MAX_SKIPPED_CELLS => {
-                skipped += 1;
-                first_skip.get_or_insert_with(|| e.to_string());
-            }
-            Err(e) => {
-                broken = Some(e.to_string());
-                break;
-            }
-        }
+    match wb.worksheet_cells_reader(name) {
+        Ok(mut reader) => read_cells(|| reader.next_cell(), cell_level, ticker).map(Ok),
+        Err(e) => Ok(Err(e.to_string())),
     }
-    Ok(Ok(SheetRead {
-        rows: grid.finish(),
-        skipped,
-        first_skip,
-        broken,
-    }))
 }
 
 /// Reads an XLSB sheet cell by cell. Records are binary, so after an error nothing tells
@@ -422,32 +396,46 @@ fn xlsb_sheet(
     name: &str,
     ticker: &mut Ticker<'_>,
 ) -> Result<Result<SheetRead, String>> {
-    let mut reader = match wb.worksheet_cells_reader(name) {
-        Ok(r) => r,
-        Err(e) => return Ok(Err(e.to_string())),
-    };
+    match wb.worksheet_cells_reader(name) {
+        Ok(mut reader) => read_cells(|| reader.next_cell(), |_| false, ticker).map(Ok),
+        Err(e) => Ok(Err(e.to_string())),
+    }
+}
+
+/// Collects the cells `next` yields into rows. An error for which `skippable` holds leaves
+/// that cell out and goes on (at most [`MAX_SKIPPED_CELLS`] times); any other ends the sheet
+/// there, keeping the rows before it.
+fn read_cells<'a, E: std::fmt::Display>(
+    mut next: impl FnMut() -> std::result::Result<Option<calamine::Cell<DataRef<'a>>>, E>,
+    skippable: impl Fn(&E) -> bool,
+    ticker: &mut Ticker<'_>,
+) -> Result<SheetRead> {
     let mut grid = GridBuilder::default();
-    let mut broken = None;
+    let (mut skipped, mut first_skip, mut broken) = (0, None, None);
     loop {
         ticker.tick()?;
-        match reader.next_cell() {
+        match next() {
             Ok(Some(cell)) => {
                 let (r, c) = cell.get_position();
                 grid.push(r, c, cell.get_value());
             }
             Ok(None) => break,
+            Err(e) if skippable(&e) && skipped < MAX_SKIPPED_CELLS => {
+                skipped += 1;
+                first_skip.get_or_insert_with(|| e.to_string());
+            }
             Err(e) => {
                 broken = Some(e.to_string());
                 break;
             }
         }
     }
-    Ok(Ok(SheetRead {
+    Ok(SheetRead {
         rows: grid.finish(),
-        skipped: 0,
-        first_skip: None,
+        skipped,
+        first_skip,
         broken,
-    }))
+    })
 }
 
 /// Collects sparse cells (in any order) into sorted rows.
