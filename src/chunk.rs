@@ -158,7 +158,8 @@ impl Acc {
             // piece. (The whole chunk's location here made every later chunk of a long
             // section start at the section's first page: "pp. 5-16" for a one-page chunk.)
             self.location = self.last_location.clone().or(Some(location));
-            self.last_kind = Some(BlockKind::Paragraph);
+            // `last_kind` stays: the overlap ends with the last piece, so a table row or list
+            // item after it joins by a line, as inside a chunk.
         } else {
             self.last_kind = None;
         }
@@ -401,6 +402,34 @@ mod tests {
         let chunks = chunk(&doc, &cfg(1000, 100));
         assert_eq!(chunks.len(), 3);
         assert_eq!(chunks.iter().map(|c| c.text.len()).sum::<usize>(), 2500);
+    }
+
+    #[test]
+    fn rows_after_a_carried_over_row_join_by_line() {
+        let rows = [
+            "Chile: 7 to 12 days",
+            "Brasil: 10 to 15 days",
+            "Peru: 8 to 14 days",
+        ];
+        let doc = Document {
+            blocks: rows
+                .iter()
+                .enumerate()
+                .map(|(i, r)| block(&["Envíos"], r, BlockKind::TableRow, i as u32 + 1))
+                .collect(),
+            ..Default::default()
+        };
+        let texts: Vec<String> = chunk(&doc, &cfg(45, 25))
+            .into_iter()
+            .map(|c| c.text)
+            .collect();
+        assert_eq!(
+            texts,
+            vec![
+                "Chile: 7 to 12 days\nBrasil: 10 to 15 days",
+                "Brasil: 10 to 15 days\nPeru: 8 to 14 days"
+            ]
+        );
     }
 
     #[test]
